@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    create the virtual environment, install, index seeds/ if there is no index, serve
+#   make test   create the virtual environment, install, run the test suite
+VENV    ?= .venv
+PYTHON  ?= python3
+INDEX   ?= .newsrag/index
+BIN      = $(VENV)/bin
+
+.PHONY: install run test bench clean
+
+$(BIN)/newsrag: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/newsrag
+
+$(INDEX)/manifest.json: | install
+	HF_HUB_OFFLINE=1 $(BIN)/newsrag ingest seeds/ --index $(INDEX)
+
+run: install $(INDEX)/manifest.json
+	HF_HUB_OFFLINE=1 $(BIN)/newsrag search "Why is NATO delaying Ukraine's membership?" --index $(INDEX) -k 3
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .newsrag

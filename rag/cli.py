@@ -1,0 +1,203 @@
+"""The `newsrag` command: ingest news, search it, inspect and maintain the index.
+
+Every command takes `--index DIR` (default `.newsrag/index`, or NEWSRAG_INDEX) and
+`--config FILE`; flags win over environment variables, which win over the TOML file.
+Run `newsrag COMMAND --help` for each command's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from datetime import datetime, time, timezone
+from typing import Sequence
+
+from index.articles import as_utc
+from rag.config import Config, ConfigError
+from rag.schema import Filters, Passage
+
+log = logging.getLogger("newsrag")
+
+EXAMPLES = """\
+examples:
+  newsrag ingest seeds/ ../news/corpus.json feeds/*.rss
+  newsrag search "NATO membership for Ukraine" -k 5
+  newsrag search "Apple earnings" --source "The Verge" --since 2023-10-01 --json
+  newsrag stats
+  newsrag remove https://example.com/story-1
+"""
+
+
+def _date(value: str, *, end_of_day: bool = False) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD") from None
+    if len(value) == 10 and end_of_day:
+        parsed = datetime.combine(parsed.date(), time.max)
+    return as_utc(parsed)
+
+
+def _field_map(pairs: list[str] | None) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs or []:
+        ours, sep, theirs = pair.partition("=")
+        if not sep or not ours or not theirs:
+            raise ConfigError(f"--field {pair!r}: use OURS=THEIRS, e.g. --field body=story_text")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", help="index directory (default .newsrag/index)")
+    common.add_argument("--config", help="TOML settings file (default ./newsrag.toml)")
+    common.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    embedding = argparse.ArgumentParser(add_help=False)
+    embedding.add_argument("--model", help="embedding model folder (default: bundled "
+                                           "all-MiniLM-L6-v2)")
+    embedding.add_argument("--precision", choices=("auto", "fp32", "bf16"))
+    embedding.add_argument("--batch-size", type=int)
+    embedding.add_argument("--chunk-tokens", type=int, help="largest chunk, in word pieces")
+    embedding.add_argument("--chunk-overlap", type=int, help="least overlap, in word pieces")
+
+    parser = argparse.ArgumentParser(
+        prog="newsrag", description="Question answering over a news corpus, with citations.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser(
+        "ingest", parents=[common, embedding], help="add articles from files and folders",
+        description="Add articles from JSON, JSONL, TXT/MD, HTML and RSS/Atom files or "
+                    "folders of them. Unchanged articles are skipped; changed ones replaced.")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--field", action="append", metavar="OURS=THEIRS",
+                        help="map a field of your files, e.g. --field body=story_text")
+    ingest.add_argument("--dense-index", choices=("flat", "hnsw"),
+                        help="FAISS index kind of a new index")
+    ingest.add_argument("--commit-every", type=int, metavar="N",
+                        help="articles per atomic commit (default 32)")
+    ingest.add_argument("--no-progress", action="store_true")
+
+    search = commands.add_parser("search", parents=[common, embedding],
+                                 help="find passages (no answer)")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, help="number of passages (default 10)")
+    search.add_argument("--mode", choices=("hybrid", "dense", "bm25"),
+                        help="retrieval mode (default hybrid: dense + BM25 with RRF k=60)")
+    search.add_argument("--since", type=_date, help="only articles published on/after YYYY-MM-DD")
+    search.add_argument("--until", type=lambda v: _date(v, end_of_day=True),
+                        help="only articles published on/before YYYY-MM-DD")
+    search.add_argument("--source", action="append", metavar="OUTLET",
+                        help="only this outlet (repeatable)")
+    search.add_argument("--json", action="store_true", help="print JSON")
+
+    stats = commands.add_parser("stats", parents=[common], help="what the index holds")
+    stats.add_argument("--json", action="store_true")
+
+    remove = commands.add_parser("remove", parents=[common], help="delete articles by URL or id")
+    remove.add_argument("keys", nargs="+", metavar="URL_OR_ID")
+
+    commands.add_parser("reindex", parents=[common, embedding],
+                        help="re-chunk and re-embed every article with the current settings")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    flags = {name: getattr(args, name, None) for name in
+             ("index", "log_level", "model", "precision", "batch_size", "chunk_tokens",
+              "chunk_overlap", "dense_index", "commit_every")}
+    flags["k"] = getattr(args, "k", None)
+    flags["search_mode"] = getattr(args, "mode", None)
+    return Config.load(flags, path=args.config)
+
+
+def _print_passages(passages: list[Passage], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([{"rank": rank, "score": p.score, "scores": p.scores,
+                           "source": p.source, "date": p.published_at.isoformat()
+                           if p.published_at else None, "title": p.title, "url": p.url,
+                           "article_id": p.article_id, "start": p.start, "end": p.end,
+                           "text": p.text} for rank, p in enumerate(passages, 1)],
+                         indent=2, ensure_ascii=False))
+        return
+    if not passages:
+        print("No passages found. Try other words, or loosen --since/--until/--source.")
+    for rank, p in enumerate(passages, 1):
+        print(f"{rank:>2}. [{p.score:.4f}] {p.source or 'unknown outlet'} · {p.date} · {p.title}")
+        if p.url:
+            print(f"    {p.url}")
+        print(textwrap.indent(textwrap.fill(textwrap.shorten(p.text, 420), 96), "    "))
+        print()
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from rag import factory
+
+    if args.command == "ingest":
+        ingester = factory.make_ingester(config, progress=not args.no_progress)
+        with ingester.store as store:
+            summary = ingester.run(args.paths, _field_map(args.field))
+            print(f"{summary}\nindex: {store.path} ({store.counts()['articles']} articles, "
+                  f"{store.counts()['chunks']} chunks)")
+        return 1 if summary.rejected and not (summary.added + summary.updated + summary.unchanged
+                                              + summary.duplicates + summary.merged) else 0
+    if args.command == "reindex":
+        embedder = factory.make_embedder(config, show_progress=True)
+        chunker = factory.make_chunker(config, embedder)
+        from index.ingest import reindex
+        from index.store import FaissStore
+
+        with FaissStore.open(config.index, writable=True) as store:
+            print(f"reindexed: {reindex(store, embedder, chunker)} chunks")
+        return 0
+    with factory.open_store(config, writable=args.command == "remove") as store:
+        if args.command == "search":
+            filters = Filters(since=args.since, until=args.until,
+                              sources=tuple(args.source or ()))
+            retriever = factory.make_retriever(config, store)
+            _print_passages(retriever.run(args.query, config.k, filters), args.json)
+        elif args.command == "stats":
+            stats = {**store.stats(), "top_outlets": store.sources()[:10]}
+            if args.json:
+                print(json.dumps(stats, indent=2))
+            else:
+                for key, value in stats.items():
+                    print(f"{key:>14}: {value}")
+        elif args.command == "remove":
+            ids = store.find_ids(args.keys)
+            missing = len(args.keys) - len(ids)
+            print(f"removed {store.delete(ids)} article(s)"
+                  + (f"; {missing} key(s) matched nothing" if missing else ""))
+            return 1 if missing else 0
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"newsrag: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for package in ("newsrag", "index", "rag", "eval", "ui"):
+        logging.getLogger(package).setLevel(config.log_level)
+    try:
+        return run(args, config)
+    except (ConfigError, FileNotFoundError, PermissionError, ValueError, RuntimeError,
+            ImportError) as exc:
+        log.debug("command failed", exc_info=True)
+        print(f"newsrag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsrag: interrupted; everything committed before now is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

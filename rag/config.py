@@ -1,0 +1,144 @@
+"""One configuration: defaults < TOML file < `NEWSRAG_*` environment variables < CLI flags.
+
+The TOML file is `--config PATH`, else `$NEWSRAG_CONFIG`, else `./newsrag.toml` if present;
+its keys are the setting names below (flat, no tables). Each environment variable is the
+setting's name upper-cased with a `NEWSRAG_` prefix (`NEWSRAG_CHUNK_TOKENS=180`).
+Every value is validated at start; an error names the setting and where its value came from.
+
+Example:
+    >>> config = Config.load({"k": 5}, environ={"NEWSRAG_INDEX": "/tmp/idx"})
+    >>> (config.k, config.index)
+    (5, '/tmp/idx')
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value; the message names the setting and its source."""
+
+
+def _setting(default: Any, help: str, *, choices: tuple = (), low: float | None = None,
+             high: float | None = None, secret: bool = False):
+    return field(default=default, metadata={"help": help, "choices": choices, "low": low,
+                                            "high": high, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting newsrag reads (see the module docstring for where they come from)."""
+
+    index: str = _setting(".newsrag/index", "index directory")
+    model: str = _setting("all-MiniLM-L6-v2", "embedding model: the bundled default or a "
+                          "local sentence-transformers folder")
+    precision: str = _setting("auto", "embedding precision (auto uses bf16 where the CPU "
+                              "supports it)", choices=("auto", "fp32", "bf16"))
+    batch_size: int = _setting(64, "texts per embedding batch", low=1, high=4096)
+    chunk_tokens: int = _setting(200, "largest chunk in word pieces of the embedder",
+                                 low=16, high=254)
+    chunk_overlap: int = _setting(40, "least overlap between chunks, in word pieces",
+                                  low=0, high=126)
+    commit_every: int = _setting(32, "articles per atomic commit while ingesting",
+                                 low=1, high=100000)
+    dense_index: str = _setting("flat", "FAISS index kind", choices=("flat", "hnsw"))
+    near_duplicate_threshold: float = _setting(
+        0.8, "MinHash Jaccard similarity above which articles merge", low=0.5, high=1.0)
+    k: int = _setting(10, "passages returned per question", low=1, high=200)
+    search_mode: str = _setting("hybrid", "retrieval mode", choices=("hybrid", "dense", "bm25"))
+    rrf_k: int = _setting(60, "reciprocal-rank fusion constant", low=1, high=1000)
+    candidates: int = _setting(100, "candidates each retriever contributes before fusion",
+                               low=1, high=10000)
+    host: str = _setting("127.0.0.1", "address the chat server binds to")
+    port: int = _setting(7860, "port of the chat server", low=1, high=65535)
+    log_level: str = _setting("INFO", "logging level",
+                              choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    @classmethod
+    def load(cls, flags: Mapping[str, Any] | None = None, *,
+             environ: Mapping[str, str] | None = None, path: str | Path | None = None) -> Config:
+        """Merge and validate the sources; flags set to None are ignored."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, tuple[Any, str]] = {}
+        toml_path = path or environ.get("NEWSRAG_CONFIG") or (
+            "newsrag.toml" if Path("newsrag.toml").exists() else None)
+        if toml_path:
+            for name, value in _read_toml(Path(toml_path)).items():
+                values[name] = (value, f"{toml_path}")
+        for spec in fields(cls):
+            variable = "NEWSRAG_" + spec.name.upper()
+            if variable in environ:
+                values[spec.name] = (environ[variable], f"environment variable {variable}")
+        for name, value in (flags or {}).items():
+            if value is not None:
+                if name not in _names():
+                    raise ConfigError(f"unknown setting {name!r}")
+                values[name] = (value, f"flag --{name.replace('_', '-')}")
+        config = cls(**{name: _coerce(name, value, source) for name, (value, source)
+                        in values.items()})
+        config._check_relations()
+        return config
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **{k: _coerce(k, v, "code") for k, v in changes.items()})
+
+    def _check_relations(self) -> None:
+        if self.chunk_overlap * 2 >= self.chunk_tokens:
+            raise ConfigError(f"setting 'chunk_overlap' ({self.chunk_overlap}) must be less than "
+                              f"half of 'chunk_tokens' ({self.chunk_tokens})")
+
+    def describe(self) -> dict[str, Any]:
+        """Settings as a dict, secrets masked, for logs and reports."""
+        return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else
+                         getattr(self, f.name)) for f in fields(self)}
+
+
+def _names() -> set[str]:
+    return {f.name for f in fields(Config)}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist (from --config or NEWSRAG_CONFIG)")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - _names())
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; "
+                          f"known settings: {', '.join(sorted(_names()))}")
+    return data
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    spec = next(f for f in fields(Config) if f.name == name)
+    kind = type(spec.default)
+    try:
+        if kind is int and not isinstance(value, bool):
+            coerced = int(value)
+        elif kind is float and not isinstance(value, bool):
+            coerced = float(value)
+        elif kind is str and isinstance(value, (str, Path)):
+            coerced = str(value)
+        else:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r} (from {source}) must be a {kind.__name__}, "
+                          f"got {value!r}") from None
+    meta = spec.metadata
+    if meta["choices"]:
+        matches = [c for c in meta["choices"] if c.lower() == coerced.lower()]
+        if not matches:
+            raise ConfigError(f"setting {name!r} (from {source}) must be one of "
+                              f"{', '.join(meta['choices'])}; got {coerced!r}")
+        coerced = matches[0]
+    if meta["low"] is not None and not meta["low"] <= coerced <= meta["high"]:
+        raise ConfigError(f"setting {name!r} (from {source}) must be between {meta['low']} and "
+                          f"{meta['high']}, got {coerced!r}")
+    return coerced

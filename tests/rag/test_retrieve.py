@@ -1,0 +1,81 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from index.store import FaissStore
+from rag.retrieve import Retriever, collapse, rrf
+from rag.schema import Filters, Passage
+
+
+def test_rrf_sums_reciprocal_ranks():
+    fused = rrf({"a": [(1, 9.0), (2, 8.0)], "b": [(2, 0.9), (3, 0.8)]}, k=60)
+    assert fused[2] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[1] == pytest.approx(1 / 61)
+    assert max(fused, key=fused.get) == 2
+
+
+def _passage(chunk_id, article, start, end, text="x"):
+    return Passage(chunk_id=chunk_id, article_id=article, title="t", source=None,
+                   published_at=None, url=None, text=text, start=start, end=end)
+
+
+def test_collapse_drops_overlapping_chunks_of_one_article_and_identical_texts():
+    kept = collapse([_passage(1, "a", 0, 100, "one"), _passage(2, "a", 50, 150, "two"),
+                     _passage(3, "a", 140, 240, "three"), _passage(4, "b", 0, 10, "One!")], k=10)
+    assert [p.chunk_id for p in kept] == [1, 3]
+
+
+@pytest.fixture(scope="module")
+def retriever(news_index, embedder):
+    store = FaissStore.open(news_index)
+    yield Retriever(store, embedder)
+    store.close()
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_finds_the_article_that_answers(retriever, mode):
+    top = retriever.run("How full is the reservoir during the drought?", k=3, mode=mode)
+    assert top[0].title == "Drought forces water limits in the valley"
+    assert top[0].text in retriever.store.article(top[0].article_id).body
+
+
+def test_hybrid_passages_carry_both_retrievers_scores(retriever):
+    top = retriever.run("battery recycling startup lithium", k=2)
+    assert top[0].title == "Local startup raises funds for battery recycling"
+    assert {"dense", "bm25", "fused"} <= set(top[0].scores)
+    assert top[0].score == top[0].scores["fused"]
+
+
+def test_outlet_and_date_filters(retriever):
+    gazette = retriever.run("news", k=10, filters=Filters(sources=("harbor gazette",)))
+    assert gazette and {p.source for p in gazette} == {"Harbor Gazette"}
+    summer = retriever.run("water", k=10, filters=Filters(
+        since=datetime(2024, 7, 1, tzinfo=timezone.utc),
+        until=datetime(2024, 7, 31, tzinfo=timezone.utc)))
+    assert {p.title for p in summer} == {"Drought forces water limits in the valley"}
+    assert retriever.run("water", k=10, filters=Filters(sources=("Nobody",))) == []
+
+
+def test_seed_article_is_searchable_with_unknown_date_and_outlet(retriever):
+    top = retriever.run("Which missile defense system did Kyiv ask NATO allies for?", k=3)
+    assert any("THAAD" in p.text for p in top)
+    assert top[0].source is None and top[0].published_at is None
+
+
+def test_empty_query_is_a_clear_error(retriever):
+    with pytest.raises(ValueError, match="empty"):
+        retriever.run("   ")
+
+
+def test_multihop_evidence_articles_are_found_in_top_10(multihop_index, multihop_slice, embedder):
+    """Integration: a slice of the real corpus, real model; most dev questions find the
+    article of at least one evidence fact in the top 10."""
+    _, questions = multihop_slice
+    answerable = [q for q in questions if q["question_type"] != "null_query"]
+    with FaissStore.open(multihop_index) as store:
+        retriever = Retriever(store, embedder)
+        found = 0
+        for q in answerable:
+            urls = {e["url"] for e in q["evidence_list"]}
+            found += any(p.url in urls for p in retriever.run(q["query"], k=10))
+    assert found / len(answerable) >= 0.9, f"{found}/{len(answerable)}"
