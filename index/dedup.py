@@ -20,6 +20,7 @@ import numpy as np
 from index.articles import Article
 
 _WORD = re.compile(r"\w+")
+_SCHEME = "affine64"  # datasketch permutation scheme; signatures are stored as uint64
 
 
 def _shingles(body: str, size: int = 5) -> set[bytes]:
@@ -49,7 +50,7 @@ class Deduplicator:
         """MinHash of the body's word 5-shingles."""
         from datasketch import MinHash
 
-        minhash = MinHash(num_perm=self.num_perm, seed=1)
+        minhash = MinHash(num_perm=self.num_perm, seed=1, scheme=_SCHEME)
         minhash.update_batch(list(_shingles(body)))
         return minhash
 
@@ -60,7 +61,7 @@ class Deduplicator:
     def from_bytes(self, data: bytes):
         from datasketch import MinHash
 
-        return MinHash(num_perm=self.num_perm, seed=1,
+        return MinHash(num_perm=self.num_perm, seed=1, scheme=_SCHEME,
                        hashvalues=np.frombuffer(data, dtype=np.uint64).copy())
 
     def add(self, article_id: str, fingerprint: str, minhash=None) -> None:
