@@ -23,6 +23,9 @@ Two record layouts are accepted, detected per record:
 
   `question_type == "null_query"` marks a question the corpus cannot answer.
 
+Facts go through the same `clean_text` as article bodies (one MultiHop-RAG fact carries a
+byte-order mark that cleaning removes from its article), so they stay substrings of bodies.
+
 Bad input raises `QuestionFormatError` naming the file, the line (JSONL) or record (JSON)
 and the field, so a hand-edited question set can be fixed without guessing.
 """
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from index.articles import as_utc, normalise_url
+from index.clean import clean_text
 
 NULL_QUERY_TYPE = "null_query"
 ARTICLE_ID_PATTERN = re.compile(r"[0-9a-f]{16}")
@@ -138,7 +142,7 @@ def _parse_multihop(record: dict, where: str) -> Question:
         item_where = f"{where}: field 'evidence_list' item {i}"
         if not isinstance(item, dict):
             raise QuestionFormatError(f"{item_where}: expected an object")
-        facts.append(_text(item, "fact", item_where))
+        facts.append(clean_text(_text(item, "fact", item_where)))
         articles.append(normalise_url(_text(item, "url", item_where)))
     question_type = _text(record, "question_type", where)
     return Question(
@@ -170,7 +174,7 @@ def _parse_evidence(items: list, where: str) -> tuple[tuple[str, ...], tuple[str
             for key in known:
                 value = _text(item, key, item_where)
                 if key == "fact":
-                    facts.append(value)
+                    facts.append(clean_text(value))
                 else:
                     articles.append(normalise_url(value) if key == "url" else value)
         else:
@@ -185,7 +189,7 @@ def _classify(item: str, facts: list[str], articles: list[str]) -> None:
     elif ARTICLE_ID_PATTERN.fullmatch(item):
         articles.append(item)
     else:
-        facts.append(item)
+        facts.append(clean_text(item))
 
 
 def _answers(items: list, where: str) -> tuple[str, ...]:

@@ -104,6 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("reindex", parents=[common, embedding],
                         help="re-chunk and re-embed every article with the current settings")
+
+    evaluation = commands.add_parser(
+        "eval", parents=[common, embedding], help="score a question set; compare two reports",
+        description="newsrag eval QUESTIONS [--corpus PATH] [-k 10] [--limit N] [--out DIR]\n"
+                    "newsrag eval compare A/report.json B/report.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluation.add_argument("target", nargs="+", metavar="QUESTIONS | compare A B")
+    evaluation.add_argument("--corpus", help="ingest this corpus into a cached index first")
+    evaluation.add_argument("--mode", choices=("retrieval",), default="retrieval",
+                            help="what to evaluate (retrieval only, until answers exist)")
+    evaluation.add_argument("--search-mode", choices=("hybrid", "dense", "bm25"))
+    evaluation.add_argument("-k", type=int, help="passages per question (default 10)")
+    evaluation.add_argument("--limit", type=int, help="only the first N questions")
+    evaluation.add_argument("--out", default="eval-out", help="report folder (default eval-out)")
+    evaluation.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -112,7 +127,8 @@ def _config(args: argparse.Namespace) -> Config:
              ("index", "log_level", "model", "precision", "batch_size", "chunk_tokens",
               "chunk_overlap", "dense_index", "commit_every")}
     flags["k"] = getattr(args, "k", None)
-    flags["search_mode"] = getattr(args, "mode", None)
+    flags["search_mode"] = getattr(args, "search_mode", None) or (
+        args.mode if args.command == "search" else None)
     return Config.load(flags, path=args.config)
 
 
@@ -146,6 +162,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
                   f"{store.counts()['chunks']} chunks)")
         return 1 if summary.rejected and not (summary.added + summary.updated + summary.unchanged
                                               + summary.duplicates + summary.merged) else 0
+    if args.command == "eval":
+        return _eval(args, config)
     if args.command == "reindex":
         embedder = factory.make_embedder(config, show_progress=True)
         chunker = factory.make_chunker(config, embedder)
@@ -174,6 +192,23 @@ def run(args: argparse.Namespace, config: Config) -> int:
             print(f"removed {store.delete(ids)} article(s)"
                   + (f"; {missing} key(s) matched nothing" if missing else ""))
             return 1 if missing else 0
+    return 0
+
+
+def _eval(args: argparse.Namespace, config: Config) -> int:
+    from eval.command import evaluate
+    from eval.report import compare_reports
+
+    if args.target[0] == "compare":
+        if len(args.target) != 3:
+            raise ConfigError("use: newsrag eval compare A/report.json B/report.json")
+        print(compare_reports(args.target[1], args.target[2]))
+        return 0
+    if len(args.target) != 1:
+        raise ConfigError("give one question set: newsrag eval QUESTIONS [options]")
+    paths = evaluate(config, args.target[0], corpus=args.corpus, mode=args.mode,
+                     limit=args.limit, out=args.out, progress=not args.no_progress)
+    print(paths["report.md"].read_text())
     return 0
 
 
