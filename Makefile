@@ -19,9 +19,17 @@ $(INDEX)/manifest.json: | install
 	HF_HUB_OFFLINE=1 $(BIN)/newsrag ingest seeds/ --index $(INDEX)
 
 run: install $(INDEX)/manifest.json
-	HF_HUB_OFFLINE=1 $(BIN)/newsrag search "Why is NATO delaying Ukraine's membership?" --index $(INDEX) -k 3
+	HF_HUB_OFFLINE=1 $(BIN)/newsrag serve --index $(INDEX)
 
-test: install
+# The browser tests (tests/ui) drive Debian's chromium: installed when missing, as root (as CI
+# runs); without root they are skipped.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "not root: the browser tests are skipped until chromium is installed" \
+		"(apt-get install chromium)"; fi
+
+test: install /usr/bin/chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:

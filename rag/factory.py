@@ -13,7 +13,7 @@ from index.embedding import Embedder
 from index.ingest import Ingester, index_identity
 from index.store import FaissStore
 from rag.config import Config
-from rag.retrieve import Retriever
+from rag.retrieve import Retriever, Weights
 
 
 def make_embedder(config: Config, show_progress: bool = False) -> Embedder:
@@ -51,5 +51,9 @@ def make_ingester(config: Config, progress: bool = True) -> Ingester:
 
 
 def make_retriever(config: Config, store: FaissStore) -> Retriever:
+    weights = Weights(clause=config.weight_clause, dense=config.weight_dense,
+                      date=config.weight_date, recency=config.weight_recency)
     return Retriever(store, make_embedder(config), mode=config.search_mode,
-                     candidates=config.candidates, rrf_k=config.rrf_k)
+                     fusion=config.fusion, candidates=config.candidates, rrf_k=config.rrf_k,
+                     weights=weights, article_decay=config.article_decay,
+                     reference_date=config.reference_datetime)

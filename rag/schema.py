@@ -52,6 +52,14 @@ class Passage:
     def date(self) -> str:
         return self.published_at.date().isoformat() if self.published_at else "date unknown"
 
+    def to_dict(self) -> dict:
+        return {"chunk_id": self.chunk_id, "article_id": self.article_id, "title": self.title,
+                "source": self.source, "published_at": self.published_at.isoformat()
+                if self.published_at else None, "url": self.url, "text": self.text,
+                "start": self.start, "end": self.end, "score": self.score, "scores": self.scores,
+                "also_reported_by": [{"source": c.source, "url": c.url} for c in
+                                     self.also_reported_by]}
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -73,3 +81,9 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     abstained: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.text, "abstained": self.abstained,
+                "citations": [{"n": c.n, "chunk_id": c.passage.chunk_id, "span": c.span,
+                               "supported": c.supported} for c in self.citations],
+                "passages": [p.to_dict() for p in self.passages], "timings": self.timings}

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 
 from index.store import FaissStore
-from rag.retrieve import Retriever, collapse, rrf
+from rag.retrieve import Retriever, collapse, round_robin, rrf
 from rag.schema import Filters, Passage
 
 
@@ -39,11 +39,36 @@ def test_each_mode_finds_the_article_that_answers(retriever, mode):
     assert top[0].text in retriever.store.article(top[0].article_id).body
 
 
-def test_hybrid_passages_carry_both_retrievers_scores(retriever):
+def test_hybrid_passages_carry_their_score_parts(retriever):
     top = retriever.run("battery recycling startup lithium", k=2)
     assert top[0].title == "Local startup raises funds for battery recycling"
-    assert {"dense", "bm25", "fused"} <= set(top[0].scores)
-    assert top[0].score == top[0].scores["fused"]
+    assert {"dense", "bm25", "score"} <= set(top[0].scores)
+    assert top[0].score == top[0].scores["score"]
+    assert top[0].scores["bm25"] == 1.0  # normalised by the best candidate
+
+
+def test_rrf_fusion_ranks_too(news_index, embedder):
+    with FaissStore.open(news_index) as store:
+        top = Retriever(store, embedder, fusion="rrf").run("reservoir drought limits", k=2)
+    assert top[0].title == "Drought forces water limits in the valley"
+    assert "rrf" in top[0].scores
+
+
+def test_round_robin_interleaves_and_drops_repeats():
+    assert round_robin([[1, 2, 3], [4, 1], [5]]) == [1, 4, 5, 2, 3]
+
+
+def test_named_outlet_steers_retrieval(retriever):
+    top = retriever.run("What did the Valley Herald report about money?", k=3)
+    assert top[0].source == "Valley Herald"
+    shared = retriever.run("What did the Harbor Gazette and the Valley Herald report?", k=2)
+    assert {p.source for p in shared} == {"Harbor Gazette", "Valley Herald"}
+
+
+def test_a_named_day_lifts_that_days_articles(retriever):
+    top = retriever.run("the report published on July 19, 2024", k=1)
+    assert top[0].published_at.date().isoformat() == "2024-07-19"
+    assert top[0].scores["date"] > 0
 
 
 def test_outlet_and_date_filters(retriever):

@@ -1,0 +1,222 @@
+"""Extractive answers: the offline default, deterministic, with a citation on every line.
+
+`ExtractiveAnswerer.run` picks from the retrieved passages the sentences that answer the
+question (scored by cosine similarity to the question with the embedder, by the share of the
+question's content words they contain, and by their passage's rank), and quotes them, each
+followed by its [n]. Two heuristics lead the quotes, both cited: a "who"/"which" question
+gets the name the best sentences point to (see `likely_name`); a yes/no question gets "No"
+when the best sentence is negated, else "Yes" (a heuristic: generate mode judges properly).
+When the passages cannot answer (see `answerable`), the reply is the fixed "not found"
+with the closest coverage listed, so a question the corpus cannot answer gets an honest no.
+
+Example:
+    >>> answerer = ExtractiveAnswerer(embedder)
+    >>> answer = answerer.run(query, passages)
+    >>> answer.text.splitlines()[0]
+    '- (date unknown) NATO Set to delay ...: “Kyiv has also asked NATO allies ...” [1]'
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from index.chunking import split_sentences
+from index.embedding import Embedder
+from rag.citations import content_words
+from rag.query import Query
+from rag.schema import Answer, Citation, Passage
+
+NOT_FOUND = "Not found in the news corpus."
+_ENTITY_QUESTION = re.compile(r"^\s*(who|which|what (company|organization|organisation|person|"
+                              r"team|player|individual|country|city|platform|firm))\b", re.I)
+_NAME = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+(?:of|de|van|von|the|&)?\s*[A-Z][\w’'\-]*){0,4}")
+_NOT_NAMES = frozenset("""The A An And But However In On At For From This That These Those It
+He She They We I If When While After Before Yes No Mr Mrs Ms Dr January February March April May
+June July August September October November December Monday Tuesday Wednesday Thursday Friday
+Saturday Sunday""".split())
+_TITLES = frozenset("""President Prime Minister Chancellor Secretary Senator Governor Judge CEO
+Chief Executive Founder Chairman Coach Manager King Queen Prince Pope General Officer""".split())
+
+
+_HEAD_NOUN = re.compile(r"^\s*(?:which|what)\s+(?:[\w.\-’']+\s+){0,4}?([a-z]+)\s+"
+                        r"(?:is|was|are|were|has|have|had|did|does|do|will|would|could|can)\b",
+                        re.I)
+_YES_NO_QUESTION = re.compile(r"^\s*(is|was|are|were|do|does|did|has|have|had|can|could|will|"
+                              r"would|should)\b", re.I)
+_NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|n’t|n't|denied|denies|"
+                       r"refused|rejected|failed)\b|n[’']t\b", re.I)
+_QUESTION_FORM_WORDS = frozenset("""kind type sort many much day week month year time want wants
+besides currently new news article articles story stories source sources""".split())
+_COUNT_QUESTION = re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|share|amount)\b",
+                             re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"dozens?|hundreds?|thousands?|millions?|billions?|half|a third)\b", re.I)
+_DATE_QUESTION = re.compile(r"^\s*when\b|\b(what|which) (date|day|year|month|time)\b", re.I)
+_DATE_WORD = re.compile(r"\b(\d{4}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                        r"january|february|march|april|may|june|july|august|september|october|"
+                        r"november|december|today|yesterday|tomorrow|week|month|year)\b", re.I)
+
+
+def missing_words(question: str, passages: list[Passage]) -> tuple[int, int]:
+    """(missing, asked): how many of the question's content words (stemmed, question-form
+    words such as "kind" or "many" left out) occur nowhere in the passages' text, titles and
+    outlets. A question about something the passages never mention should not be answered.
+    """
+    from index.keywords import stem
+
+    words = sorted(content_words(question.replace("’s", " ").replace("'s", " "))
+                   - _QUESTION_FORM_WORDS)
+    found = set(stem(sorted(set().union(*(content_words(f"{p.title} {p.source or ''} {p.text}")
+                                            for p in passages)))))
+    return sum(s not in found for s in stem(words)), len(words)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage_index: int
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+def _quote(passage: Passage, sentence: Sentence, n: int) -> str:
+    return f"- {passage.source or 'Unknown outlet'} ({passage.date}): “{sentence.text}” [{n}]"
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised names in `text`, cut at possessives, without leading titles."""
+    names = set()
+    for match in _NAME.finditer(text):
+        for part in re.split(r"[’']s\b", match.group()):
+            words = part.split()
+            while words and (words[0] in _TITLES or words[0] in _NOT_NAMES):
+                words.pop(0)
+            if words:
+                names.add(" ".join(words))
+    return names
+
+
+class ExtractiveAnswerer:
+    """Composes a short cited answer from retrieved passages (see the module docstring)."""
+
+    def __init__(self, embedder: Embedder, *, max_sentences: int = 3,
+                 abstain_below: float = 0.35, min_coverage: float = 0.6):
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self.abstain_below = abstain_below
+        self.min_coverage = min_coverage
+
+    def sentences(self, question: str, passages: list[Passage]) -> list[Sentence]:
+        """Every sentence of the passages, scored against the question, best first."""
+        spans = [(i, s, e) for i, p in enumerate(passages) for s, e in split_sentences(p.text)]
+        if not spans:
+            return []
+        texts = [passages[i].text[s:e] for i, s, e in spans]
+        vectors = self.embedder.embed([question] + texts)
+        cosine = vectors[1:] @ vectors[0]
+        wanted = content_words(question)
+        scored = []
+        for (i, s, e), text, cos in zip(spans, texts, cosine):
+            overlap = len(wanted & content_words(text)) / max(len(wanted), 1)
+            scored.append(Sentence(i, s, e, text, float(0.6 * cos + 0.4 * overlap - 0.01 * i)))
+        return sorted(scored, key=lambda x: (-x.score, x.passage_index, x.start))
+
+    def run(self, query: Query, passages: list[Passage]) -> Answer:
+        if not passages:
+            return Answer(question=query.text, text=NOT_FOUND, abstained=True)
+        ranked = self.sentences(query.text, passages)
+        if not self.answerable(query.text, passages, ranked):
+            return self.abstain(query, passages)
+        chosen = self._choose(query, passages, ranked)
+        numbers: dict[int, int] = {}
+        for sentence in chosen:
+            numbers.setdefault(sentence.passage_index, len(numbers) + 1)
+        shown = [passages[i] for i in numbers]
+        citations = [Citation(n=numbers[s.passage_index], passage=passages[s.passage_index],
+                              span=(s.start, s.end)) for s in chosen]
+        lines = [_quote(passages[s.passage_index], s, numbers[s.passage_index]) for s in chosen]
+        name = self.likely_name(query.text, ranked) if _ENTITY_QUESTION.search(query.text) \
+            else None
+        if name:
+            cited = sorted({numbers[i] for i in numbers if name in passages[i].text})
+            if cited:
+                lines.insert(0, f"{name} " + "".join(f"[{n}]" for n in cited) + ".")
+        elif _YES_NO_QUESTION.search(query.text):
+            verdict = "No" if _NEGATION.search(chosen[0].text) else "Yes"
+            lines.insert(0, f"{verdict} [{numbers[chosen[0].passage_index]}].")
+        return Answer(question=query.text, text="\n".join(lines), citations=citations,
+                      passages=shown)
+
+    def answerable(self, question: str, passages: list[Passage], ranked: list[Sentence]) -> bool:
+        """Whether the passages can answer: the best sentence scores at least `abstain_below`,
+        at least `min_coverage` of the question's content words occur in the passages (two
+        missing words at least, so one odd word in a short question does not decide), and for "how many"/"when" questions the best sentences hold a number/date."""
+        if not ranked or ranked[0].score < self.abstain_below:
+            return False
+        missing, asked = missing_words(question, passages)
+        if missing >= 2 and missing > (1 - self.min_coverage) * asked:
+            return False
+        best = " ".join(s.text for s in ranked[:3])
+        if _COUNT_QUESTION.search(question) and not _NUMBER.search(best):
+            return False
+        return not (_DATE_QUESTION.search(question) and not _DATE_WORD.search(best))
+
+    def _choose(self, query: Query, passages: list[Passage], ranked: list[Sentence]
+                ) -> list[Sentence]:
+        """Best sentences, at least one per outlet the question names, no near-repeats."""
+        chosen: list[Sentence] = []
+        for outlet in query.sources:
+            best = next((s for s in ranked if passages[s.passage_index].source == outlet), None)
+            if best is not None and best not in chosen:
+                chosen.append(best)
+        for sentence in ranked:
+            if len(chosen) >= max(self.max_sentences, len(query.sources)):
+                break
+            if all(content_words(sentence.text) != content_words(c.text) for c in chosen):
+                chosen.append(sentence)
+        return sorted(chosen, key=lambda s: -s.score)
+
+    @staticmethod
+    def likely_name(question: str, ranked: list[Sentence], top: int = 5) -> str | None:
+        """The capitalised name, absent from the question, that the best sentences point to.
+
+        The sentence at position i (from 1) of the `top` best adds score / i to each name in
+        it (twice that for a full name when the question asks "who"); names are cut at
+        possessives and lose leading titles ("President"); a name made only of the question's
+        words, a calendar word, or for "who" an acronym (an organisation) does not count.
+        """
+        asked = content_words(question.replace("’s", "").replace("'s", ""))
+        wants_person = bool(re.match(r"\s*who\b", question, re.I))
+        weight: dict[str, float] = defaultdict(float)
+        for position, sentence in enumerate(ranked[:top], start=1):
+            for name in _names(sentence.text):
+                words = content_words(name)
+                if len(name) < 3 or not words or words <= asked or \
+                        (wants_person and name.isupper()):
+                    continue
+                person_like = wants_person and len(name.split()) >= 2
+                weight[name] += max(sentence.score, 0.0) / position * (2.0 if person_like else 1.0)
+        head = _HEAD_NOUN.search(question)
+        if head:  # "Which U.S. administration ...?" prefers a name written "<Name> administration"
+            noun = head.group(1).lower()
+            for sentence in ranked[:top]:
+                for name in list(weight):
+                    if re.search(rf"{re.escape(name)}\W{{0,3}}(\([^)]*\)\s*)?{noun}\b",
+                                 sentence.text, re.I):
+                        weight[name] += 1.0
+        if not weight:
+            return None
+        return max(weight, key=lambda n: (weight[n], len(n)))
+
+    def abstain(self, query: Query, passages: list[Passage]) -> Answer:
+        """The fixed reply, with the closest coverage so the user knows what is there."""
+        closest = "; ".join(dict.fromkeys(f"{p.source or 'unknown outlet'}, {p.date}: {p.title}"
+                                          for p in passages[:3]))
+        text = NOT_FOUND + (f" The closest coverage: {closest}." if closest else "")
+        return Answer(question=query.text, text=text, passages=passages[:3], abstained=True)
+

@@ -1,0 +1,211 @@
+"""The answer chain: question (+ history) -> standalone question -> passages -> cited answer.
+
+`NewsRAG` is what the chat, `newsrag ask` and `newsrag eval` share:
+1. greetings and thanks get a short reply, with no retrieval;
+2. a follow-up ("and what did Germany say?") is made standalone: by the LLM when one is
+   configured, else by carrying over the outlets, dates and content words of the previous
+   question;
+3. the news-aware retriever finds passages (outlets, dates, filters; see rag.retrieve);
+4. `extractive` mode quotes the sentences that answer (rag.answer); `generate` mode asks
+   the chat model with numbered passages (rag.prompt), streaming its tokens;
+5. citations are checked in code (rag.citations): markers that point nowhere are removed;
+   an answer with an unsupported or no valid citation falls back to the extractive answer;
+6. weak evidence (below the calibrated threshold) gives "not found" without calling the LLM.
+
+It is also a LangChain runnable (`NewsRAG.runnable`, `NewsRetriever`) for LangChain users.
+
+Example:
+    >>> rag = NewsRAG.from_config(Config.load())
+    >>> answer = rag.answer("Why is NATO delaying Ukraine's membership?")
+    >>> answer.text, [c.passage.title for c in answer.citations]
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import time
+from typing import Any, Iterator, Sequence
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from rag import citations
+from rag.answer import NOT_FOUND, ExtractiveAnswerer
+from rag.citations import content_words
+from rag.prompt import answer_messages, condense_messages
+from rag.query import _DAY, Query
+from rag.retrieve import Retriever
+from rag.schema import Answer, Filters, Passage
+
+log = logging.getLogger(__name__)
+
+GREETING_REPLY = ("Hello! Ask me about the news in the corpus, for example who reported "
+                  "what and when. Every answer cites its sources.")
+_GREETING = re.compile(r"\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks|thank you|"
+                       r"thx|cheers|bye)( there)?[\s!.,]*", re.I)
+_FOLLOW_UP = re.compile(r"^\s*(and|but|also|what about|how about|why|how so|what else)\b|"
+                        r"\b(he|she|it|they|them|his|her|its|their|this|that|these|those|"
+                        r"the same)\b", re.I)
+
+
+class AnswerMode(str, enum.Enum):
+    EXTRACTIVE = "extractive"
+    GENERATE = "generate"
+
+
+def passage_document(passage: Passage) -> Document:
+    """A passage as a LangChain Document (text plus outlet, date, title, url, offsets)."""
+    return Document(page_content=passage.text, metadata={
+        "chunk_id": passage.chunk_id, "article_id": passage.article_id, "title": passage.title,
+        "source": passage.source, "published_at": passage.published_at.isoformat()
+        if passage.published_at else None, "url": passage.url, "start": passage.start,
+        "end": passage.end, "score": passage.score})
+
+
+class NewsRetriever(BaseRetriever):
+    """LangChain retriever over a newsrag index.
+
+    Example:
+        >>> docs = NewsRetriever(retriever=retriever, k=5).invoke("Ukraine NATO bid")
+    """
+
+    retriever: Any
+    k: int = 10
+    filters: Filters | None = None
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [passage_document(p) for p in self.retriever.run(query, self.k, self.filters)]
+
+
+class NewsRAG:
+    """Answers news questions with checked citations (see the module docstring)."""
+
+    def __init__(self, retriever: Retriever, answerer: ExtractiveAnswerer,
+                 chat_model: BaseChatModel | None = None, *,
+                 mode: AnswerMode | str = AnswerMode.EXTRACTIVE, k: int = 10,
+                 llm_passages: int = 6, history_turns: int = 4):
+        self.retriever = retriever
+        self.answerer = answerer
+        self.chat_model = chat_model
+        self.mode = AnswerMode(mode)
+        if self.mode is AnswerMode.GENERATE and chat_model is None:
+            raise ValueError("answer mode 'generate' needs an LLM: set llm_base_url (an "
+                             "OpenAI-compatible server) or llm_gguf (a local GGUF file)")
+        self.k = k
+        self.llm_passages = llm_passages
+        self.history_turns = history_turns
+
+    @classmethod
+    def from_config(cls, config, store=None) -> NewsRAG:
+        from rag import factory
+        from rag.llm import make_chat_model
+
+        store = store or factory.open_store(config)
+        retriever = factory.make_retriever(config, store)
+        answerer = ExtractiveAnswerer(retriever.embedder, abstain_below=config.abstain_below,
+                                      min_coverage=config.min_coverage)
+        return cls(retriever, answerer, make_chat_model(config), mode=config.answer_mode,
+                   k=config.k, history_turns=config.history_turns)
+
+    @property
+    def runnable(self) -> Runnable:
+        """The chain as a LangChain runnable: {"question", "history"?, "filters"?} -> Answer."""
+        return RunnableLambda(lambda inputs: self.answer(
+            inputs["question"], inputs.get("history", ()), inputs.get("filters")))
+
+    def answer(self, question: str, history: Sequence[tuple[str, str]] = (),
+               filters: Filters | None = None, mode: AnswerMode | str | None = None,
+               k: int | None = None) -> Answer:
+        """The whole answer at once (the last item of `stream`)."""
+        *_, final = self.stream(question, history, filters, mode, k)
+        return final
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (),
+               filters: Filters | None = None, mode: AnswerMode | str | None = None,
+               k: int | None = None) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the final checked `Answer`.
+
+        The final answer's text may differ from the streamed pieces: markers that point
+        nowhere are removed, and an answer without valid citations is replaced by the
+        extractive one.
+        """
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty: type a question about the news")
+        if _GREETING.fullmatch(question):
+            yield GREETING_REPLY
+            yield Answer(question=question, text=GREETING_REPLY)
+            return
+        mode = AnswerMode(mode or self.mode)
+        history = list(history)[-self.history_turns:]
+        started = time.perf_counter()
+        standalone = self.standalone(question, history, mode)
+        condensed = time.perf_counter()
+        query = self.retriever.understand(standalone)
+        passages = self.retriever.run(query, k or self.k, filters)
+        retrieved = time.perf_counter()
+        *pieces, final = self.respond(query, passages, mode)
+        yield from pieces
+        final.question = question
+        final.timings = {"condense": condensed - started, "retrieve": retrieved - condensed,
+                         "answer": time.perf_counter() - retrieved,
+                         "total": time.perf_counter() - started}
+        yield final
+
+    def respond(self, query: Query, passages: list[Passage],
+                mode: AnswerMode | str | None = None) -> Iterator[str | Answer]:
+        """Answer from already retrieved passages: text pieces, then the checked `Answer`."""
+        mode = AnswerMode(mode or self.mode)
+        extractive = self.answerer.run(query, passages)
+        if mode is AnswerMode.EXTRACTIVE or extractive.abstained:
+            yield extractive.text
+            yield extractive
+            return
+        yield from self._generate(query, passages, extractive)
+
+    def _generate(self, query: Query, passages: list[Passage],
+                  fallback: Answer) -> Iterator[str | Answer]:
+        shown = passages[: self.llm_passages]
+        messages = answer_messages(query.text, shown, self.retriever.reference_date)
+        pieces = []
+        for chunk in self.chat_model.stream(messages):
+            piece = chunk.content if isinstance(chunk.content, str) else ""
+            pieces.append(piece)
+            yield piece
+        text = "".join(pieces).strip()
+        if text.startswith(NOT_FOUND):
+            yield self.answerer.abstain(query, passages)
+            return
+        report = citations.check(text, shown)
+        if not report.valid:
+            log.info("generated answer fell back to extractive: %d bad markers, %d unsupported "
+                     "sentences, %d valid citations", report.removed, len(report.unsupported),
+                     len(report.citations))
+            yield fallback
+            return
+        yield Answer(question=query.text, text=report.text, citations=report.citations,
+                     passages=shown)
+
+    def standalone(self, question: str, history: Sequence[tuple[str, str]],
+                   mode: AnswerMode) -> str:
+        """The question made understandable without the conversation."""
+        if not history or not _FOLLOW_UP.search(question) and len(question.split()) > 6:
+            return question
+        if mode is AnswerMode.GENERATE and self.chat_model is not None:
+            rewritten = self.chat_model.invoke(condense_messages(question, history)).content
+            if isinstance(rewritten, str) and rewritten.strip():
+                return rewritten.strip()
+        previous = history[-1][0]
+        carried = list(self.retriever.understand(previous).sources) + _DAY.findall(previous)
+        own = content_words(question)
+        topic = [w for w in re.findall(r"[\w’'\-.]+", previous)
+                 if w.casefold() in content_words(w) and w.casefold() not in own]
+        extra = [c for c in dict.fromkeys(carried + topic) if c.casefold() not in
+                 question.casefold()]
+        return f"{question} ({' '.join(extra)})" if extra else question
