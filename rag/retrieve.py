@@ -105,6 +105,7 @@ class Retriever:
     def __init__(self, store: FaissStore, embedder: Embedder, *, mode: Mode | str = Mode.HYBRID,
                  fusion: Fusion | str = Fusion.WEIGHTED, candidates: int = 100, rrf_k: int = 60,
                  weights: Weights = Weights(), article_decay: float = 1.0,
+                 clause_candidates: int = 0,
                  reference_date: datetime | None = None):
         if candidates < 1:
             raise ValueError(f"setting 'candidates' must be at least 1, got {candidates}")
@@ -118,6 +119,7 @@ class Retriever:
         self.rrf_k = rrf_k
         self.weights = weights
         self.article_decay = article_decay
+        self.clause_candidates = clause_candidates
         self._reference_date = reference_date
 
     @cached_property
@@ -179,6 +181,9 @@ class Retriever:
         ranked: dict[str, list[tuple[int, float]]] = {}
         if mode is not Mode.DENSE:
             ranked["bm25"] = self.store.keyword_search(query.text, self.candidates, filters)
+            for n, clause in enumerate(query.clauses if self.clause_candidates else ()):
+                ranked[f"clause{n}"] = self.store.keyword_search(clause, self.clause_candidates,
+                                                                 filters)
         if vector is not None:
             ranked["dense"] = self.store.dense_search(vector, self.candidates, filters)
         ids = np.asarray(sorted({i for r in ranked.values() for i, _ in r}), dtype=np.int64)

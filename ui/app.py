@@ -1,0 +1,281 @@
+"""The newsrag chat: a Gradio 6 web page over `Backend` (started by `newsrag serve`).
+
+Tabs:
+- Chat: the conversation (answers stream in, then the checked answer replaces the stream),
+  filters for the next questions, and beside the chat the sources of every answer (newest
+  open, each marker [n] links to its entry) with the coverage timeline of one answer;
+- Add articles: upload news files; they are ingested with a progress bar and can be asked
+  about at once;
+- Index: what the index holds.
+
+Every failure becomes a short message on the page (the details go to the log). The
+server binds 127.0.0.1 unless told otherwise, asks for a login when NEWSRAG_USER and
+NEWSRAG_PASSWORD are both set, caps uploads at MAX_UPLOAD and sends no analytics.
+
+Example:
+    >>> config = Config.load({"index": "newsrag-index"})
+    >>> build_app(config).queue().launch(**launch_options(config))   # = serve(config)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, datetime, time, timezone
+from typing import Mapping, Sequence
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio reads it on import
+
+import gradio as gr  # noqa: E402
+
+from rag.config import Config  # noqa: E402
+from rag.schema import Answer, Filters  # noqa: E402
+from ui import render  # noqa: E402
+from ui.backend import Backend, Fallback, Unavailable  # noqa: E402
+from ui.render import Turn  # noqa: E402
+from ui.timeline import timeline_figure  # noqa: E402
+from ui.uploads import EXTENSIONS  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD = "50mb"
+# The Source Sans Pro bundled with Gradio draws a wrong bold "A"; system fonts draw it right.
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
+                "sans-serif"]
+MAX_PASSAGES = 30
+EMPTY_QUESTION = "Type a question about the news first, or pick one of the examples."
+FAILED = "Something went wrong while answering; please try again. (The details are in the " \
+         "server log.)"
+
+CSS = """
+#sources-panel { max-height: 640px; overflow-y: auto; }
+#sources-panel details.turn { border: 1px solid var(--border-color-primary);
+  border-radius: 8px; margin-bottom: 8px; padding: 4px 10px; }
+#sources-panel summary { cursor: pointer; font-weight: 600; padding: 4px 0; }
+#sources-panel ol.sources { list-style: none; padding: 0; margin: 0; }
+#sources-panel li.source { border-top: 1px solid var(--border-color-primary); padding: 8px 0;
+  scroll-margin-top: 12px; }
+#sources-panel li.source:target { background: var(--color-accent-soft); }
+#sources-panel .source-head { font-size: 0.9em; }
+#sources-panel .marker { font-weight: 700; color: var(--color-accent); }
+#sources-panel .outlet { font-weight: 600; }
+#sources-panel .title { margin: 2px 0 4px; }
+#sources-panel blockquote.passage { margin: 4px 0 !important; padding-left: 8px;
+  font-size: 0.9em; border-left: 3px solid var(--border-color-primary); }
+#sources-panel a { padding: 0; }
+#sources-panel mark { background: #fde68a; color: #111827; padding: 0 1px; }
+#sources-panel .also { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.answer a.cite { font-weight: 700; text-decoration: none; }
+.status { padding: 4px 2px; color: var(--body-text-color-subdued); }
+.status.problem, .problem { color: var(--error-text-color, #b91c1c); }
+.notice { color: var(--error-text-color, #b91c1c); padding: 2px; }
+table.overview th { text-align: left; padding-right: 16px; vertical-align: top; }
+ul.outlets { columns: 2; margin: 0; }
+.count { color: var(--body-text-color-subdued); }
+"""
+
+
+def parse_filters(since: str | None, until: str | None,
+                  outlets: Sequence[str] | None) -> Filters:
+    """Filters from the form: dates are YYYY-MM-DD (inclusive); raises a friendly ValueError."""
+
+    def day(text: str | None, label: str, end_of_day: bool) -> datetime | None:
+        text = (text or "").strip()
+        if not text:
+            return None
+        try:
+            parsed = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"The {label} date {text!r} is not a date: use YYYY-MM-DD, for "
+                             f"example 2024-03-04.") from None
+        return datetime.combine(parsed, time.max if end_of_day else time.min, timezone.utc)
+
+    first, last = day(since, "'From'", False), day(until, "'To'", True)
+    if first and last and first > last:
+        raise ValueError("The 'From' date is after the 'To' date: swap them.")
+    return Filters(since=first, until=last, sources=tuple(outlets or ()))
+
+
+def auth_from_env(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(user, password) when NEWSRAG_USER and NEWSRAG_PASSWORD are both set, else None."""
+    user, password = environ.get("NEWSRAG_USER", ""), environ.get("NEWSRAG_PASSWORD", "")
+    if bool(user) != bool(password):
+        log.warning("set both NEWSRAG_USER and NEWSRAG_PASSWORD to require a login; "
+                    "serving without one")
+    return (user, password) if user and password else None
+
+
+def launch_options(config: Config, environ: Mapping[str, str] | None = None) -> dict:
+    """Keyword arguments of `Blocks.launch` for `config` (address, login, limits, look)."""
+    return {"server_name": config.host, "server_port": config.port,
+            "auth": auth_from_env(os.environ if environ is None else environ),
+            "max_file_size": MAX_UPLOAD, "css": CSS, "show_error": False, "ssr_mode": False,
+            "theme": gr.themes.Default(primary_hue="blue", font=SYSTEM_FONTS)}
+
+
+def plot(answer: Answer | None) -> gr.Plot:
+    """The timeline of `answer`, hidden when there is nothing dated to show."""
+    figure = timeline_figure(answer) if answer else None
+    return gr.Plot(value=figure, visible=figure is not None)
+
+
+def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
+    """The chat page over `config`'s index: layout, then behaviour, then wiring."""
+    backend = backend or Backend(config)
+    # Uploaded files stay in Gradio's cache only for an hour.
+    with gr.Blocks(title="newsrag", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as demo:
+        turns_state = gr.State([])
+        gr.Markdown("## newsrag: ask the news\nEvery answer cites its sources.")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                status = gr.HTML(elem_id="status")
+                with gr.Accordion("Filters for the next questions", open=False,
+                                  elem_id="filters"):
+                    with gr.Row():
+                        since = gr.Textbox(label="From", placeholder="YYYY-MM-DD",
+                                           elem_id="since", min_width=120)
+                        until = gr.Textbox(label="To", placeholder="YYYY-MM-DD",
+                                           elem_id="until", min_width=120)
+                        outlets = gr.Dropdown(label="Outlets (none = all)", multiselect=True,
+                                              choices=[], elem_id="outlets", scale=2)
+                        mode = gr.Radio(backend.modes, label="Answer mode", elem_id="mode",
+                                        value=backend.rag.mode.value if backend.rag
+                                        else backend.modes[0])
+                        k = gr.Slider(1, MAX_PASSAGES, value=min(config.k, MAX_PASSAGES),
+                                      step=1, label="Passages to retrieve", elem_id="k")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            elem_id="chat", height=520, label="Conversation",
+                            latex_delimiters=[], buttons=[], feedback_options=None,
+                            placeholder="Ask a question about the news in the index, or "
+                                        "pick an example.")
+                        with gr.Row(equal_height=True):
+                            ask_box = gr.Textbox(show_label=False, scale=6, elem_id="question",
+                                                 placeholder="Ask about the news…",
+                                                 max_lines=4, container=False)
+                            ask = gr.Button("Ask", variant="primary", scale=1, min_width=80,
+                                            elem_id="ask")
+                            clear_button = gr.Button("Clear", scale=1, min_width=80,
+                                                     elem_id="clear")
+                        notice = gr.HTML(elem_id="notice")
+                    with gr.Column(scale=2, min_width=320):
+                        picker = gr.Dropdown(label="Show the sources and timeline of answer",
+                                             choices=[], elem_id="picker", visible=False)
+                        sources = gr.HTML(render.sources_html([]), elem_id="sources-panel")
+                        timeline = gr.Plot(label="Coverage timeline", show_label=False,
+                                           elem_id="timeline", visible=False)
+            with gr.Tab("Add articles", id="add"):
+                gr.Markdown(f"Upload news files ({', '.join(EXTENSIONS)}; up to {MAX_UPLOAD} "
+                            f"each). Each record needs a title and a body; outlet, date and "
+                            f"URL are used when present. Articles already in the index are "
+                            f"skipped, copies are merged.")
+                files = gr.File(file_count="multiple", file_types=list(EXTENSIONS),
+                                label="News files", elem_id="upload")
+                add = gr.Button("Add to the index", variant="primary", elem_id="add-button")
+                report = gr.HTML(elem_id="ingest-report")
+            with gr.Tab("Index", id="index"):
+                overview = gr.HTML(elem_id="overview")
+
+        def page_state():
+            """What depends on the index: refreshed on each page load and after each upload."""
+            state = backend.overview()
+            return (render.status_html(state), render.overview_html(state),
+                    gr.Dropdown(choices=[name for name, _ in state.outlets]),
+                    gr.Chatbot(examples=[{"text": q} for q in backend.example_questions()]))
+
+        def respond(question, turns, since, until, outlets, mode, k):
+            """Stream the answer to `question` into the chat, then show its sources."""
+            question = (question or "").strip()
+            if not question:
+                yield {notice: render.notice_html(EMPTY_QUESTION)}
+                return
+            try:
+                filters = parse_filters(since, until, outlets)
+            except ValueError as exc:
+                yield {notice: render.notice_html(str(exc))}
+                return
+            history = [(t.question, t.answer.text) for t in turns]
+            shown = render.chat_messages(turns) + [
+                {"role": "user", "content": render.message_html(question)}]
+            yield {chatbot: shown + [{"role": "assistant", "content": "…"}], ask_box: "",
+                   notice: ""}
+            streamed, note, answer = "", "", None
+            try:
+                for item in backend.ask(question, history, filters, mode, int(k)):
+                    if isinstance(item, Answer):
+                        answer = item
+                    elif isinstance(item, Fallback):
+                        streamed, note = "", item.message
+                    else:
+                        streamed += item
+                        yield {chatbot: shown + [{"role": "assistant",
+                                                  "content": render.message_html(streamed)}]}
+            except (Unavailable, ValueError) as exc:
+                message = str(exc)
+            except Exception:  # noqa: BLE001 - the page shows a message, the log the details
+                log.exception("answering %r failed", question)
+                message = FAILED
+            if answer is None:  # the question goes back into the box, to retry
+                yield {chatbot: render.chat_messages(turns), ask_box: question,
+                       notice: render.notice_html(message)}
+                return
+            turns = turns + [Turn(question, answer)]
+            yield {chatbot: render.chat_messages(turns), turns_state: turns,
+                   sources: render.sources_html(turns),
+                   picker: gr.Dropdown(choices=render.answer_choices(turns), value=len(turns),
+                                       visible=True),
+                   timeline: plot(answer), notice: render.notice_html(note)}
+
+        def show_answer(turns, number):
+            """Open answer `number`'s sources and plot its timeline."""
+            if not turns or not number:
+                return render.sources_html(turns), plot(None)
+            return render.sources_html(turns, int(number)), plot(turns[int(number) - 1].answer)
+
+        def pick_example(event: gr.SelectData) -> str:
+            return event.value["text"]
+
+        def clear():
+            return ([], [], render.sources_html([]),
+                    gr.Dropdown(choices=[], value=None, visible=False), plot(None), "", "")
+
+        def add_files(paths, progress=gr.Progress(track_tqdm=True)):
+            """Ingest the uploaded files; the ingest's tqdm bars drive the progress bar."""
+            if not paths:
+                return (render.notice_html("Choose one or more files first."), *page_state())
+            progress(0, desc="Reading the files")
+            try:
+                summary, refused = backend.add_files(paths)
+            except Unavailable as exc:
+                return (render.notice_html(str(exc)), *page_state())
+            except Exception:  # noqa: BLE001 - the page shows a message, the log the details
+                log.exception("ingesting %d uploaded files failed", len(paths))
+                return (render.notice_html("The files could not be added; the details are in "
+                                           "the server log."), *page_state())
+            return (render.ingest_html(summary, refused), *page_state())
+
+        refreshed = [status, overview, outlets, chatbot]
+        answer_inputs = [ask_box, turns_state, since, until, outlets, mode, k]
+        answer_outputs = [chatbot, turns_state, sources, picker, timeline, ask_box, notice]
+        demo.load(page_state, outputs=refreshed)
+        ask.click(respond, answer_inputs, answer_outputs, concurrency_limit=4)
+        ask_box.submit(respond, answer_inputs, answer_outputs, concurrency_limit=4)
+        chatbot.example_select(pick_example, None, ask_box, queue=False).then(
+            respond, answer_inputs, answer_outputs)
+        picker.input(show_answer, [turns_state, picker], [sources, timeline])
+        clear_button.click(clear, None, answer_outputs)
+        chatbot.clear(clear, None, answer_outputs)
+        add.click(add_files, files, [report, *refreshed], concurrency_limit=1).then(
+            lambda: None, None, files)
+    return demo
+
+
+def serve(config: Config) -> None:
+    """Serve the chat until interrupted."""
+    options = launch_options(config)
+    demo = build_app(config)
+    log.info("serving the chat on http://%s:%d%s", config.host, config.port,
+             " (login required)" if options["auth"] else "")
+    demo.queue().launch(**options)
