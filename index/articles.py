@@ -64,7 +64,8 @@ class Coverage:
 class Article:
     """One news article. `body` is the cleaned text that chunks and citations point into.
 
-    `published_at` is UTC or None (unknown stays unknown); `source` is the outlet.
+    `published_at` is UTC or None (unknown stays unknown); `source` is the outlet; `url`
+    the canonical URL.
     """
 
     id: str
@@ -77,6 +78,7 @@ class Article:
     category: str | None = None
     also_reported_by: tuple[Coverage, ...] = ()
     origin: str = ""  # file (and record) the article was loaded from, for messages
+    feed: str | None = None  # the RSS/Atom feed URL it was found through, for web articles
 
     @classmethod
     def create(cls, *, title: str, body: str, source: str | None = None,

@@ -48,7 +48,8 @@ def _coverage_of(article: Article) -> Coverage:
 
 
 class Ingester:
-    """Adds articles from files and folders to a store (see the module docstring)."""
+    """Adds articles from files and folders, or loaded elsewhere, to a store (see the module
+    docstring)."""
 
     def __init__(self, store: FaissStore, embedder: Embedder, chunker: SentenceChunker,
                  dedup: Deduplicator, *, batch_articles: int = 32, progress: bool = True):
@@ -62,9 +63,15 @@ class Ingester:
         self.progress = progress
 
     def run(self, paths: Iterable[str], field_map: Mapping[str, str] | None = None) -> IngestSummary:
+        """Ingest the articles in files and folders (see `index.loaders`)."""
         paths = [str(p) for p in paths]
+        return self.ingest(loaders.load(paths, field_map), paths)
+
+    def ingest(self, items: Iterable[Article | Rejection], sources: list[str]) -> IngestSummary:
+        """Ingest articles loaded elsewhere (e.g. from the web); `sources` names where they
+        came from in the index's log of ingest runs."""
         started = datetime.now(timezone.utc)
-        items = list(loaders.load(paths, field_map))
+        items = list(items)
         summary = IngestSummary()
         known = self.store.known_articles()
         for stored in known.values():
@@ -85,7 +92,7 @@ class Ingester:
                 batch = _Batch()
         self._commit(batch, summary)
         bar.close()
-        self.store.log_ingest(paths, started, {k: v for k, v in vars(summary).items()
+        self.store.log_ingest(sources, started, {k: v for k, v in vars(summary).items()
                                                if k != "rejections"})
         self.store.flush()
         log.info("ingest done: %s", summary)

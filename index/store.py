@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL, source TEXT,
     published_at TEXT, url TEXT, authors TEXT NOT NULL, category TEXT,
     also_reported_by TEXT NOT NULL, origin TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    content_hash TEXT NOT NULL, minhash BLOB);
+    content_hash TEXT NOT NULL, minhash BLOB, feed TEXT);
 CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles (fingerprint);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,7 +93,6 @@ class Store(Protocol):
     def keyword_scores(self, query: str, chunk_ids: np.ndarray) -> np.ndarray: ...
     def dense_scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray: ...
     def chunk_dates(self, chunk_ids: np.ndarray) -> np.ndarray: ...
-    def chunk_articles(self, chunk_ids: np.ndarray) -> np.ndarray: ...
     def passages(self, chunk_ids: Sequence[int]) -> list[Passage]: ...
     def article(self, article_id: str) -> Article | None: ...
     def stats(self) -> dict: ...
@@ -163,7 +162,6 @@ class FaissStore:
         self._chunk_ids = np.zeros(0, dtype=np.int64)
         self._chunk_sources = np.zeros(0, dtype=object)
         self._chunk_dates = np.zeros(0, dtype=np.float64)
-        self._chunk_articles = np.zeros(0, dtype=object)
         self._dirty = False
 
     # ---- opening -------------------------------------------------------------------------
@@ -194,10 +192,20 @@ class FaissStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
             db.executescript(SCHEMA)
+            cls._add_missing_columns(db)
         store = cls(path, db, writable=writable, lock_fd=lock_fd)
         store._check_identity(identity, DenseKind(dense_kind))
         store._load_derived()
         return store
+
+    @staticmethod
+    def _add_missing_columns(db: sqlite3.Connection) -> None:
+        """Add the (nullable) columns newer than the index's database, so an index written
+        by an earlier version keeps working. Until its first write, readers take them as
+        empty."""
+        columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+        if "feed" not in columns:
+            db.execute("ALTER TABLE articles ADD COLUMN feed TEXT")
 
     @staticmethod
     def _take_lock(path: Path) -> int:
@@ -300,11 +308,14 @@ class FaissStore:
                     "SELECT id FROM chunks WHERE article_id = ?", (article.id,))]
                 db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
                 db.execute(
-                    "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO articles (id, title, body, source, published_at, "
+                    "url, authors, category, also_reported_by, origin, fingerprint, "
+                    "content_hash, minhash, feed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (article.id, article.title, article.body, article.source,
                      _iso(article.published_at), article.url, json.dumps(list(article.authors)),
                      article.category, _coverage_json(article.also_reported_by), article.origin,
-                     article.fingerprint, content_hash(article), minhashes.get(article.id)))
+                     article.fingerprint, content_hash(article), minhashes.get(article.id),
+                     article.feed))
                 ids = []
                 for chunk, vector in zip(chunks, vectors):
                     cursor = db.execute(
@@ -441,10 +452,9 @@ class FaissStore:
 
     def _load_chunk_metadata(self) -> None:
         rows = self.db.execute(
-            "SELECT c.id, a.source, a.published_at, a.id FROM chunks c JOIN articles a "
+            "SELECT c.id, a.source, a.published_at FROM chunks c JOIN articles a "
             "ON a.id = c.article_id ORDER BY c.id").fetchall()
         self._chunk_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-        self._chunk_articles = np.asarray([r[3] for r in rows], dtype=object)
         self._chunk_sources = np.asarray([(r[1] or "").casefold() for r in rows], dtype=object)
         self._chunk_dates = np.asarray(
             [datetime.fromisoformat(r[2]).timestamp() if r[2] else np.nan for r in rows],
@@ -553,10 +563,6 @@ class FaissStore:
         """Publication time (POSIX seconds, NaN when unknown) of each chunk's article."""
         return self._chunk_dates[np.searchsorted(self._chunk_ids, chunk_ids)]
 
-    def chunk_articles(self, chunk_ids: np.ndarray) -> np.ndarray:
-        """The article id of each chunk."""
-        return self._chunk_articles[np.searchsorted(self._chunk_ids, chunk_ids)]
-
     def passages(self, chunk_ids: Sequence[int]) -> list[Passage]:
         """Passages for chunk ids, in the order given (unknown ids are skipped)."""
         if not chunk_ids:
@@ -586,7 +592,8 @@ class FaissStore:
                        url=row["url"], authors=tuple(json.loads(row["authors"])),
                        category=row["category"],
                        also_reported_by=_coverage_from_json(row["also_reported_by"]),
-                       origin=row["origin"])
+                       origin=row["origin"],
+                       feed=row["feed"] if "feed" in row.keys() else None)
 
     def articles(self) -> Iterator[Article]:
         for (article_id,) in self.db.execute("SELECT id FROM articles ORDER BY id").fetchall():

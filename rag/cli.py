@@ -8,6 +8,7 @@ Run `newsrag COMMAND --help` for each command's options.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -15,7 +16,7 @@ import textwrap
 from datetime import datetime, time, timezone
 from typing import Sequence
 
-from index.articles import as_utc
+from index.articles import IngestSummary, as_utc
 from rag.config import Config, ConfigError
 from rag.schema import Answer, Filters, Passage
 
@@ -24,6 +25,8 @@ log = logging.getLogger("newsrag")
 EXAMPLES = """\
 examples:
   newsrag ingest seeds/ ../news/corpus.json feeds/*.rss
+  newsrag ingest https://example.com/feed.xml https://example.com/news/story.html
+  newsrag watch feeds.txt --every 15m
   newsrag ask "Why is NATO delaying Ukraine's membership?"
   newsrag search "NATO membership for Ukraine" -k 5
   newsrag search "Apple earnings" --source "The Verge" --since 2023-10-01 --json
@@ -73,10 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser(
-        "ingest", parents=[common, embedding], help="add articles from files and folders",
+        "ingest", parents=[common, embedding],
+        help="add articles from files, folders, feed URLs and page URLs",
         description="Add articles from JSON, JSONL, TXT/MD, HTML and RSS/Atom files or "
-                    "folders of them. Unchanged articles are skipped; changed ones replaced.")
-    ingest.add_argument("paths", nargs="+", metavar="PATH")
+                    "folders of them, and from RSS/Atom feed URLs (every entry's page) and "
+                    "article page URLs. Unchanged articles are skipped; changed ones replaced.")
+    ingest.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     ingest.add_argument("--field", action="append", metavar="OURS=THEIRS",
                         help="map a field of your files, e.g. --field body=story_text")
     ingest.add_argument("--dense-index", choices=("flat", "hnsw"),
@@ -120,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="serve the chat in the browser (Gradio)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--watch", metavar="FEEDS",
+                       help="also keep these feeds fresh (a text file of URLs, or OPML)")
+    serve.add_argument("--every", help="time between refreshes with --watch (default 15m)")
+
+    watch = commands.add_parser(
+        "watch", parents=[common, embedding], help="keep the index fresh from a list of feeds",
+        description="Refresh the RSS/Atom feeds listed in FEEDS (one URL a line, or an OPML "
+                    "file) now and then every --every, adding new articles and updating "
+                    "edited ones, until Ctrl-C. A running chat sees them at once.")
+    watch.add_argument("feeds", metavar="FEEDS")
+    watch.add_argument("--every", help="time between refreshes, e.g. 90s, 15m, 1h "
+                                       "(default 15m)")
+    watch.add_argument("--once", action="store_true", help="refresh once and exit")
 
     stats = commands.add_parser("stats", parents=[common], help="what the index holds")
     stats.add_argument("--json", action="store_true")
@@ -153,6 +171,7 @@ def _config(args: argparse.Namespace) -> Config:
              ("index", "log_level", "model", "precision", "batch_size", "chunk_tokens",
               "chunk_overlap", "dense_index", "commit_every", "host", "port")}
     flags["k"] = getattr(args, "k", None)
+    flags["watch_every"] = getattr(args, "every", None)
     flags["search_mode"] = getattr(args, "search_mode", None) or (
         args.mode if args.command == "search" else None)
     flags["answer_mode"] = args.mode if args.command in ("ask",) else None
@@ -200,17 +219,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from rag import factory
 
     if args.command == "ingest":
-        ingester = factory.make_ingester(config, progress=not args.no_progress)
-        with ingester.store as store:
-            summary = ingester.run(args.paths, _field_map(args.field))
-            print(f"{summary}\nindex: {store.path} ({store.counts()['articles']} articles, "
-                  f"{store.counts()['chunks']} chunks)")
+        summary = _ingest(args, config)
         return 1 if summary.rejected and not (summary.added + summary.updated + summary.unchanged
                                               + summary.duplicates + summary.merged) else 0
+    if args.command == "watch":
+        return _watch(args, config)
     if args.command == "serve":
         from ui.app import serve
 
-        serve(config)
+        serve(config, watch=args.watch)
         return 0
     if args.command == "eval":
         return _eval(args, config)
@@ -248,6 +265,41 @@ def run(args: argparse.Namespace, config: Config) -> int:
                   + (f"; {missing} key(s) matched nothing" if missing else ""))
             return 1 if missing else 0
     return 0
+
+
+def _ingest(args: argparse.Namespace, config: Config) -> IngestSummary:
+    """Ingest the files and folders named, and the pages behind the URLs named."""
+    from index import loaders
+    from index.loaders.web import WebLoader, is_url
+    from rag import factory
+
+    urls = [path for path in args.paths if is_url(path)]
+    files = [path for path in args.paths if not is_url(path)]
+    ingester = factory.make_ingester(config, progress=not args.no_progress)
+    with ingester.store as store, contextlib.ExitStack() as stack:
+        items = list(loaders.load(files, _field_map(args.field)))
+        if urls:
+            items += WebLoader(stack.enter_context(factory.make_fetcher(config))).load(urls)
+        summary = ingester.ingest(items, args.paths)
+        print(f"{summary}\nindex: {store.path} ({store.counts()['articles']} articles, "
+              f"{store.counts()['chunks']} chunks)")
+    return summary
+
+
+def _watch(args: argparse.Namespace, config: Config) -> int:
+    """Refresh the feeds once (--once) or until Ctrl-C. Each refresh logs one line per
+    feed and one per failure; --once fails when no feed could be read."""
+    from rag import factory
+
+    embedder = factory.make_embedder(config)
+    with factory.make_fetcher(config) as fetcher:
+        watcher = factory.make_watcher(config, args.feeds, fetcher,
+                                       factory.make_batch_ingest(config, embedder))
+        if not args.once:
+            watcher.run(config.watch_seconds)
+            return 0
+        reports = watcher.refresh_once()
+    return 0 if any(report.entries for report in reports) else 1
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:

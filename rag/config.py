@@ -14,11 +14,17 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
+
+
+MIN_WATCH_SECONDS, MAX_WATCH_SECONDS = 10, 7 * 86400
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigError(ValueError):
@@ -61,8 +67,8 @@ class Config:
                                   low=0.0, high=10.0)
     weight_recency: float = _setting(0.3, "weight of newness when the question asks for the "
                                      "latest", low=0.0, high=10.0)
-    article_decay: float = _setting(1.0, "score factor for each further chunk of one article "
-                                    "(1 = no decay)", low=0.0, high=1.0)
+    clause_candidates: int = _setting(30, "extra BM25 candidates per clause of the question "
+                                      "(0 = none)", low=0, high=1000)
     reference_date: str = _setting("", "'now' for relative dates, YYYY-MM-DD (default: the "
                                    "newest article's date)")
     candidates: int = _setting(100, "candidates each retriever contributes before fusion",
@@ -70,10 +76,10 @@ class Config:
     answer_mode: str = _setting("extractive", "how answers are written: quoted sentences, or "
                                 "an LLM (needs llm_base_url or llm_gguf)",
                                 choices=("extractive", "generate"))
-    abstain_below: float = _setting(0.35, "evidence score under which the answer is 'not "
+    abstain_below: float = _setting(0.30, "evidence score under which the answer is 'not "
                                     "found' (calibrated on the MultiHop-RAG dev set)",
                                     low=-1.0, high=2.0)
-    min_coverage: float = _setting(0.6, "least share of the question's words the passages "
+    min_coverage: float = _setting(0.5, "least share of the question's words the passages "
                                    "must contain to answer", low=0.0, high=1.0)
     history_turns: int = _setting(4, "earlier turns a follow-up may draw on", low=0, high=50)
     host: str = _setting("127.0.0.1", "address the chat server binds to")
@@ -93,6 +99,25 @@ class Config:
     llm_timeout: float = _setting(60.0, "seconds to wait for the LLM server", low=1.0, high=600.0)
     llm_context: int = _setting(4096, "context window of the in-process model, in tokens",
                                 low=512, high=131072)
+    fetch_user_agent: str = _setting("newsrag/0.1 (news question answering; obeys robots.txt)",
+                                     "User-Agent of every web request; add a contact (a URL "
+                                     "or an e-mail address) so that sites can reach you")
+    fetch_timeout: float = _setting(20.0, "seconds before a web request is given up",
+                                    low=1.0, high=300.0)
+    fetch_max_bytes: int = _setting(5_000_000, "largest feed or page fetched, in bytes",
+                                    low=10_000, high=1_000_000_000)
+    fetch_per_host_delay: float = _setting(1.0, "least seconds between two requests to one "
+                                           "host (a site's robots.txt Crawl-delay may ask for "
+                                           "more)", low=0.0, high=60.0)
+    fetch_per_host_connections: int = _setting(2, "most requests in flight to one host",
+                                               low=1, high=16)
+    fetch_retries: int = _setting(2, "further tries after a network error, a timeout, a 429 "
+                                  "or a 5xx answer", low=0, high=10)
+    fetch_allow_private: str = _setting("", "hosts that may have private or local addresses, "
+                                        "comma-separated ('*' = any host; '' = none): an "
+                                        "intranet's feeds")
+    watch_every: str = _setting("15m", "time between two refreshes of the watched feeds: "
+                                "seconds, or a number with s, m, h or d (e.g. 15m)")
 
     @classmethod
     def load(cls, flags: Mapping[str, Any] | None = None, *,
@@ -123,6 +148,16 @@ class Config:
         return replace(self, **{k: _coerce(k, v, "code") for k, v in changes.items()})
 
     @property
+    def private_hosts(self) -> frozenset[str]:
+        """The hosts of `fetch_allow_private`, lower-case."""
+        return frozenset(host.strip().lower() for host in self.fetch_allow_private.split(",")
+                         if host.strip())
+
+    @property
+    def watch_seconds(self) -> float:
+        return parse_duration(self.watch_every)
+
+    @property
     def reference_datetime(self) -> datetime | None:
         return (datetime.fromisoformat(self.reference_date).replace(tzinfo=timezone.utc)
                 if self.reference_date else None)
@@ -140,6 +175,18 @@ class Config:
         if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
             raise ConfigError(f"setting 'llm_base_url' must start with http:// or https://, "
                               f"got {self.llm_base_url!r}")
+        try:
+            seconds = parse_duration(self.watch_every)
+        except ValueError:
+            raise ConfigError(f"setting 'watch_every' must be a duration such as 90s, 15m or "
+                              f"1h, got {self.watch_every!r}") from None
+        if not MIN_WATCH_SECONDS <= seconds <= MAX_WATCH_SECONDS:
+            raise ConfigError(f"setting 'watch_every' must be between 10s and 7d, got "
+                              f"{self.watch_every!r}")
+        odd = [host for host in self.private_hosts if "/" in host or " " in host]
+        if odd:
+            raise ConfigError(f"setting 'fetch_allow_private' lists host names or addresses "
+                              f"(no scheme or path), got {', '.join(sorted(odd))}")
         if self.llm_base_url and self.llm_gguf:
             raise ConfigError("settings 'llm_base_url' and 'llm_gguf' both name an LLM; "
                               "set only one")
@@ -148,6 +195,14 @@ class Config:
         """Settings as a dict, secrets masked, for logs and reports."""
         return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else
                          getattr(self, f.name)) for f in fields(self)}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '90', '90s', '15m', '1.5h' or '1d'; ValueError for anything else."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"not a duration: {text!r}")
+    return float(match[1]) * _UNIT_SECONDS[match[2]]
 
 
 def _names() -> set[str]:

@@ -7,11 +7,17 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from index.articles import Article, IngestSummary
 from index.chunking import SentenceChunker
 from index.dedup import Deduplicator
 from index.embedding import Embedder
+from index.fetch import Fetcher
 from index.ingest import Ingester, index_identity
+from index.loaders.web import WebLoader
 from index.store import FaissStore
+from index.watch import STATE_NAME, Ingest, Watcher
 from rag.config import Config
 from rag.retrieve import Retriever, Weights
 
@@ -42,12 +48,44 @@ def open_store(config: Config, *, writable: bool = False,
     return FaissStore.open(config.index, identity=read_identity(config), writable=writable)
 
 
-def make_ingester(config: Config, progress: bool = True) -> Ingester:
-    embedder = make_embedder(config)
+def make_ingester(config: Config, progress: bool = True,
+                  embedder: Embedder | None = None) -> Ingester:
+    embedder = embedder or make_embedder(config)
     chunker = make_chunker(config, embedder)
     store = open_store(config, writable=True, embedder=embedder, chunker=chunker)
     return Ingester(store, embedder, chunker, Deduplicator(config.near_duplicate_threshold),
                     batch_articles=config.commit_every, progress=progress)
+
+
+def make_fetcher(config: Config) -> Fetcher:
+    """The web client for feeds and pages; its page cache lives in the index directory."""
+    return Fetcher(Path(config.index).expanduser() / "fetch-cache.sqlite",
+                   user_agent=config.fetch_user_agent, timeout=config.fetch_timeout,
+                   max_bytes=config.fetch_max_bytes, per_host_delay=config.fetch_per_host_delay,
+                   per_host_connections=config.fetch_per_host_connections,
+                   retries=config.fetch_retries, private_hosts=config.private_hosts)
+
+
+def feed_state_path(config: Config) -> Path:
+    """Where the feed watcher remembers what it ingested and how each feed fared."""
+    return Path(config.index).expanduser() / STATE_NAME
+
+
+def make_watcher(config: Config, feed_list: str | Path, fetcher: Fetcher,
+                 ingest: Ingest) -> Watcher:
+    return Watcher(Path(feed_list), WebLoader(fetcher), ingest, feed_state_path(config))
+
+
+def make_batch_ingest(config: Config, embedder: Embedder) -> Ingest:
+    """Adds a batch of articles to the configured index, which is open for writing (and
+    locked) only while the batch is ingested."""
+
+    def ingest(articles: list[Article], sources: list[str]) -> IngestSummary:
+        ingester = make_ingester(config, progress=False, embedder=embedder)
+        with ingester.store:
+            return ingester.ingest(articles, sources)
+
+    return ingest
 
 
 def make_retriever(config: Config, store: FaissStore) -> Retriever:
@@ -55,5 +93,5 @@ def make_retriever(config: Config, store: FaissStore) -> Retriever:
                       date=config.weight_date, recency=config.weight_recency)
     return Retriever(store, make_embedder(config), mode=config.search_mode,
                      fusion=config.fusion, candidates=config.candidates, rrf_k=config.rrf_k,
-                     weights=weights, article_decay=config.article_decay,
+                     weights=weights, clause_candidates=config.clause_candidates,
                      reference_date=config.reference_datetime)

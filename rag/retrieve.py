@@ -3,7 +3,8 @@
 For a question the retriever
 1. reads it (`rag.query`): outlets named, days named, relative date ranges, its clauses;
 2. per named outlet (or once, over everything, when none is named) gathers the top
-   `candidates` chunks of each retriever within the filters;
+   `candidates` chunks of each retriever within the filters, plus the top
+   `clause_candidates` BM25 chunks of each clause;
 3. scores every candidate, by default with a weighted sum (`Fusion.WEIGHTED`):
    BM25 of the whole question (divided by the best candidate's) + `clause` x the best
    normalised BM25 of any single clause + `dense` x cosine similarity + `date` if the
@@ -104,8 +105,7 @@ class Retriever:
 
     def __init__(self, store: FaissStore, embedder: Embedder, *, mode: Mode | str = Mode.HYBRID,
                  fusion: Fusion | str = Fusion.WEIGHTED, candidates: int = 100, rrf_k: int = 60,
-                 weights: Weights = Weights(), article_decay: float = 1.0,
-                 clause_candidates: int = 0,
+                 weights: Weights = Weights(), clause_candidates: int = 30,
                  reference_date: datetime | None = None):
         if candidates < 1:
             raise ValueError(f"setting 'candidates' must be at least 1, got {candidates}")
@@ -118,7 +118,6 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.weights = weights
-        self.article_decay = article_decay
         self.clause_candidates = clause_candidates
         self._reference_date = reference_date
 
@@ -156,24 +155,11 @@ class Retriever:
             group_filters = Filters(since=since, until=until, sources=group)
             parts = self._score(query, vector, group_filters, mode)
             scored.update(parts)
-            rankings.append(self._spread(sorted(parts, key=lambda i: (-parts[i]["score"], i)),
-                                         parts))
+            rankings.append(sorted(parts, key=lambda i: (-parts[i]["score"], i)))
         order = round_robin(rankings)
         passages = [replace(p, score=scored[p.chunk_id]["score"], scores=scored[p.chunk_id])
                     for p in self.store.passages(order[: max(k * 4, k + 20)])]
         return collapse(passages, k)
-
-    def _spread(self, ranking: list[int], parts: dict[int, dict[str, float]]) -> list[int]:
-        """Re-rank so that each further chunk of an article counts `article_decay` times less:
-        multi-article questions need evidence from several articles of one outlet."""
-        if self.article_decay >= 1.0 or not ranking:
-            return ranking
-        seen: dict[str, int] = defaultdict(int)
-        decayed = {}
-        for chunk_id, article in zip(ranking, self.store.chunk_articles(np.asarray(ranking))):
-            decayed[chunk_id] = parts[chunk_id]["score"] * self.article_decay ** seen[article]
-            seen[article] += 1
-        return sorted(ranking, key=lambda i: (-decayed[i], i))
 
     def _score(self, query: Query, vector: np.ndarray | None, filters: Filters,
                mode: Mode) -> dict[int, dict[str, float]]:

@@ -6,7 +6,8 @@ Tabs:
   open, each marker [n] links to its entry) with the coverage timeline of one answer;
 - Add articles: upload news files; they are ingested with a progress bar and can be asked
   about at once;
-- Index: what the index holds.
+- Index: what the index holds and, with `newsrag serve --watch FEEDS`, each watched feed's
+  last refresh (re-read every FEEDS_REFRESH seconds while the page is open).
 
 Every failure becomes a short message on the page (the details go to the log). The
 server binds 127.0.0.1 unless told otherwise, asks for a login when NEWSRAG_USER and
@@ -43,6 +44,7 @@ MAX_UPLOAD = "50mb"
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
                 "sans-serif"]
 MAX_PASSAGES = 30
+FEEDS_REFRESH = 30  # seconds between updates of the index panel while feeds are watched
 EMPTY_QUESTION = "Type a question about the news first, or pick one of the examples."
 FAILED = "Something went wrong while answering; please try again. (The details are in the " \
          "server log.)"
@@ -260,6 +262,13 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
         answer_inputs = [ask_box, turns_state, since, until, outlets, mode, k]
         answer_outputs = [chatbot, turns_state, sources, picker, timeline, ask_box, notice]
         demo.load(page_state, outputs=refreshed)
+        if backend.watching:  # watched feeds bring articles while the page is open
+
+            def index_panels():
+                state = backend.overview()
+                return render.status_html(state), render.overview_html(state)
+
+            gr.Timer(FEEDS_REFRESH).tick(index_panels, outputs=[status, overview], queue=False)
         ask.click(respond, answer_inputs, answer_outputs, concurrency_limit=4)
         ask_box.submit(respond, answer_inputs, answer_outputs, concurrency_limit=4)
         chatbot.example_select(pick_example, None, ask_box, queue=False).then(
@@ -272,10 +281,17 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
     return demo
 
 
-def serve(config: Config) -> None:
-    """Serve the chat until interrupted."""
+def serve(config: Config, watch: str | None = None) -> None:
+    """Serve the chat until interrupted; with `watch` (a feed list file), keep those feeds
+    fresh in the background, every `config.watch_every`."""
     options = launch_options(config)
-    demo = build_app(config)
+    backend = Backend(config)
+    stop = backend.watch(watch, config.watch_seconds) if watch else None
+    demo = build_app(config, backend)
     log.info("serving the chat on http://%s:%d%s", config.host, config.port,
              " (login required)" if options["auth"] else "")
-    demo.queue().launch(**options)
+    try:
+        demo.queue().launch(**options)
+    finally:
+        if stop is not None:
+            stop.set()

@@ -1,28 +1,33 @@
 """The chat server's side of newsrag: the index, the answer chain, uploads.
 
 One `Backend` serves every browser session. It keeps the index open read-only; adding
-articles opens it for writing (taking the writer lock) only for the ingest, then reopens
-it read-only with a new retriever, so the new articles, outlets and the newest date are
-seen by the very next question. The embedding model is loaded once and shared.
+articles (uploads, or each refresh of the watched feeds) opens it for writing (taking the
+writer lock) only for the ingest, then reopens it read-only with a new retriever, so the
+new articles, outlets and the newest date are seen by the very next question. The
+embedding model is loaded once and shared.
 
 Example:
     >>> backend = Backend(Config.load())
     >>> *_, answer = backend.ask("Why is NATO delaying Ukraine's membership?")
     >>> summary, refused = backend.add_files(["/tmp/gradio/feed.xml"])
+    >>> stop = backend.watch("feeds.txt", every=900)   # refreshed in a background thread
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-from index.articles import IngestSummary, Rejection
+from index import loaders
+from index.articles import Article, IngestSummary, Rejection
 from index.dedup import Deduplicator
 from index.ingest import Ingester
 from index.store import IndexLockedError, IndexMismatchError
+from index.watch import read_reports
 from rag import factory
 from rag.answer import ExtractiveAnswerer
 from rag.chain import AnswerMode, NewsRAG
@@ -89,6 +94,8 @@ class Backend:
         self.chat_model, self.llm_status = open_llm(config)
         self.rag: NewsRAG | None = None
         self.problem = ""
+        self.watching = False
+        self._writing = threading.Lock()  # one ingest at a time: uploads and feed refreshes
         self.reopen()
 
     @property
@@ -155,9 +162,10 @@ class Backend:
 
     def overview(self) -> Overview:
         """What the index holds now, for the index panel."""
+        feeds = read_reports(factory.feed_state_path(self.config))
         if self.rag is None:
             return Overview(problem=self.problem, llm=self.llm_status,
-                            index_path=self.config.index)
+                            index_path=self.config.index, feeds=feeds)
         store = self.rag.retriever.store
         stats = store.stats()
         first, last = store.date_span()
@@ -165,7 +173,7 @@ class Backend:
                         outlets=store.sources(), first_date=first, last_date=last,
                         model=str(stats.get("model", "")),
                         reference_date=self.rag.retriever.reference_date,
-                        index_path=stats["index"], llm=self.llm_status)
+                        index_path=stats["index"], llm=self.llm_status, feeds=feeds)
 
     def add_files(self, paths: Sequence[str]) -> tuple[IngestSummary, list[Rejection]]:
         """Ingest uploaded files (staged in a private folder), then reopen the index.
@@ -175,7 +183,8 @@ class Backend:
         """
         with tempfile.TemporaryDirectory(prefix="newsrag-upload-") as folder:
             staged, refused = uploads.stage(paths, Path(folder))
-            summary = self._ingest(staged) if staged else IngestSummary()
+            files = [str(path) for path, _ in staged]
+            summary = self._ingest(loaders.load(files), files) if staged else IngestSummary()
         names = {str(path): original for path, original in staged}
         summary.rejections = [Rejection(_rename(r.origin, names), r.reason, r.hint)
                               for r in summary.rejections]
@@ -183,18 +192,47 @@ class Backend:
             self.reopen()
         return summary, refused
 
-    def _ingest(self, staged: list[tuple[Path, str]]) -> IngestSummary:
-        chunker = factory.make_chunker(self.config, self.embedder)
+    def add_articles(self, articles: list[Article], sources: list[str]) -> IngestSummary:
+        """Ingest articles loaded elsewhere (a feed refresh's); reopen the index when any
+        were added or changed. Raises `Unavailable` when the index cannot be written."""
+        summary = self._ingest(articles, sources)
+        if summary.added or summary.updated:
+            self.reopen()
+        return summary
+
+    def watch(self, feed_list: str | Path, every: float) -> threading.Event:
+        """Refresh the feeds in `feed_list` now and every `every` seconds, in a background
+        thread, into this index; returns the event that stops it. A bad feed list raises
+        here (ValueError, OSError), before the thread starts."""
+        fetcher = factory.make_fetcher(self.config)
         try:
-            store = factory.open_store(self.config, writable=True, embedder=self.embedder,
-                                       chunker=chunker)
-        except (IndexLockedError, IndexMismatchError) as exc:
-            raise Unavailable(str(exc)) from None
-        with store:
-            ingester = Ingester(store, self.embedder, chunker,
-                                Deduplicator(self.config.near_duplicate_threshold),
-                                batch_articles=self.config.commit_every, progress=False)
-            return ingester.run([str(path) for path, _ in staged])
+            watcher = factory.make_watcher(self.config, feed_list, fetcher, self.add_articles)
+        except (OSError, ValueError):
+            fetcher.close()
+            raise
+        stop = threading.Event()
+
+        def run() -> None:
+            with fetcher:
+                watcher.run(every, stop)
+
+        threading.Thread(target=run, name="newsrag-watch", daemon=True).start()
+        self.watching = True
+        return stop
+
+    def _ingest(self, items: Iterable[Article | Rejection], sources: list[str]) -> IngestSummary:
+        chunker = factory.make_chunker(self.config, self.embedder)
+        with self._writing:
+            try:
+                store = factory.open_store(self.config, writable=True, embedder=self.embedder,
+                                           chunker=chunker)
+            except (IndexLockedError, IndexMismatchError) as exc:
+                raise Unavailable(str(exc)) from None
+            with store:
+                ingester = Ingester(store, self.embedder, chunker,
+                                    Deduplicator(self.config.near_duplicate_threshold),
+                                    batch_articles=self.config.commit_every, progress=False)
+                return ingester.ingest(items, sources)
 
 
 def _rename(origin: str, names: dict[str, str]) -> str:

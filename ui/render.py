@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Collection, Iterable, Sequence
 
 from index.articles import Coverage, IngestSummary, Rejection
+from index.watch import FeedReport
 from rag.schema import Answer, Passage
 
 # Characters that HTML, Markdown, KaTeX or Gradio's JS templates would interpret.
@@ -53,7 +54,8 @@ class Source:
 
 @dataclass
 class Overview:
-    """What the index holds, for the index panel; `problem` says why there is no index."""
+    """What the index holds, for the index panel; `problem` says why there is no index;
+    `feeds` are the watched feeds' last refreshes."""
 
     articles: int = 0
     chunks: int = 0
@@ -65,6 +67,7 @@ class Overview:
     index_path: str = ""
     llm: str = ""
     problem: str = ""
+    feeds: list[FeedReport] = field(default_factory=list)
 
 
 def escape(text: str) -> str:
@@ -235,9 +238,10 @@ def status_html(overview: Overview) -> str:
 
 
 def overview_html(overview: Overview) -> str:
-    """The index panel: counts, outlets, date span, embedding model, reference date, LLM."""
+    """The index panel: counts, outlets, date span, embedding model, reference date, LLM,
+    and the watched feeds' last refreshes."""
     if overview.problem:
-        return status_html(overview)
+        return status_html(overview) + (feeds_html(overview.feeds) if overview.feeds else "")
     outlets = "".join(f"<li>{escape(name)} <span class=\"count\">({count})</span></li>"
                       for name, count in overview.outlets)
     rows = [("Index", escape(overview.index_path)),
@@ -248,8 +252,25 @@ def overview_html(overview: Overview) -> str:
              " <span class=\"count\">(“now” for questions such as “last week”)</span>"),
             ("Answers", escape(overview.llm)),
             (f"Outlets ({len(overview.outlets)})", f'<ul class="outlets">{outlets}</ul>')]
+    if overview.feeds:
+        rows.append((f"Watched feeds ({len(overview.feeds)})", feeds_html(overview.feeds)))
     cells = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
     return f'<table class="overview">{cells}</table>'
+
+
+def feeds_html(reports: Sequence[FeedReport]) -> str:
+    """Each watched feed's last refresh: when, what it brought, and every failure."""
+    items = []
+    for report in reports:
+        when = (report.refreshed_at.strftime("%Y-%m-%d %H:%M UTC") if report.refreshed_at
+                else "not yet")
+        seen = "not modified" if report.not_modified else f"{report.entries} entries"
+        errors = "".join(f"<li>{escape(error)}</li>" for error in report.errors)
+        items.append(f'<li class="feed">{link(report.url, escape(report.title or report.url))}'
+                     f' <span class="count">(last refresh {escape(when)}: {report.new} new, '
+                     f"{report.changed} changed, {escape(seen)})</span>"
+                     + (f'<ul class="problem">{errors}</ul>' if errors else "") + "</li>")
+    return f'<ul class="feeds">{"".join(items)}</ul>'
 
 
 def ingest_html(summary: IngestSummary, skipped: Sequence[Rejection] = (),

@@ -2,7 +2,8 @@
 
 Each file format has its own module with the same `load(path, field_map)`; this module
 walks folders and picks the module by file extension. One bad file or record never stops
-the others: it becomes a Rejection saying where it is and what to do.
+the others: it becomes a Rejection saying where it is and what to do. Feed and page URLs
+are loaded by `web.WebLoader`, through the same html and feeds modules.
 
 Example:
     >>> for item in load(["data/corpus.json", "data/feeds/"]):  # doctest: +SKIP

@@ -51,18 +51,31 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str | Rejection:
     data = read_bytes(path, max_bytes)
     if isinstance(data, Rejection):
         return data
-    encoding = _bom_encoding(data) or "utf-8"
+    return decode_text(data, str(path))
+
+
+def decode_text(data: bytes, origin: str, declared: str | None = None) -> str | Rejection:
+    """`data` as text: by its byte-order mark, else by the `declared` charset (a web
+    server's), else as UTF-8, else as detected."""
+    encoding = _bom_encoding(data)
+    if encoding is None and declared:
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError):
+            logger.info("%s: not valid %s text as declared; detecting the encoding",
+                        origin, declared)
+    encoding = encoding or "utf-8"
     try:
         return data.decode(encoding)
     except UnicodeDecodeError:
         if encoding != "utf-8":
-            return Rejection(str(path),
+            return Rejection(origin,
                              f"not valid {encoding.upper()} text despite its byte-order mark",
                              hint="save the file as UTF-8")
     guess = _guess_encoding(data)
     if guess is None:
-        return Rejection(str(path), "cannot tell the text encoding", hint="save the file as UTF-8")
-    logger.info("%s: not UTF-8; decoded as %s", path, guess.encoding)
+        return Rejection(origin, "cannot tell the text encoding", hint="save the file as UTF-8")
+    logger.info("%s: not UTF-8; decoded as %s", origin, guess.encoding)
     return str(guess)
 
 

@@ -40,29 +40,45 @@ def load(path: Path, field_map: Mapping[str, str] | None = None) -> Iterator[Art
     `field_map` is accepted like every loader's but unused: feed elements have fixed names.
     """
     data = read_bytes(path)
-    if isinstance(data, Rejection):
-        yield data
+    feed = data if isinstance(data, Rejection) else parse(data, str(path))
+    if isinstance(feed, Rejection):
+        yield feed
         return
+    source = feed.feed.get("title")
+    for number, entry in enumerate(feed.entries, start=1):
+        yield _entry_article(entry, source, f"{path}#entry {number}")
+
+
+def parse(data: bytes, origin: str) -> feedparser.FeedParserDict | Rejection:
+    """The parsed feed with at least one entry, or a Rejection saying why not."""
     if _DOCTYPE.search(data) and _ENTITY.search(data):
-        yield Rejection(str(path), "XML entity declarations are not allowed",
-                        hint="remove the <!DOCTYPE ...> block with its <!ENTITY> lines; "
-                             "news feeds do not need them")
-        return
+        return Rejection(origin, "XML entity declarations are not allowed",
+                         hint="remove the <!DOCTYPE ...> block with its <!ENTITY> lines; "
+                              "news feeds do not need them")
     # A stream, not bytes: feedparser would try bytes as a file name or URL first.
     feed = feedparser.parse(io.BytesIO(data))
     if not feed.entries:
         reason = (f"not a readable RSS or Atom feed: {feed.get('bozo_exception')}" if feed.bozo
                   else "no entries in the feed")
-        yield Rejection(str(path), reason,
-                        hint="expected an RSS <item> or Atom <entry> list; check the file is "
-                             "complete and well-formed")
-        return
+        return Rejection(origin, reason,
+                         hint="expected an RSS <item> or Atom <entry> list; check the file is "
+                              "complete and well-formed")
     if feed.bozo:
         logger.warning("%s: feed is malformed (%s); loading the %d entries found",
-                       path, feed.get("bozo_exception"), len(feed.entries))
-    source = feed.feed.get("title")
-    for number, entry in enumerate(feed.entries, start=1):
-        yield _entry_article(entry, source, f"{path}#entry {number}")
+                       origin, feed.get("bozo_exception"), len(feed.entries))
+    return feed
+
+
+def entry_fields(entry: feedparser.FeedParserDict, source: str | None) -> dict[str, object]:
+    """What a feed entry says about its article, under our field names, except the body."""
+    return {
+        "title": entry.get("title"),
+        "source": source,
+        "published_at": entry.get("published") or entry.get("updated"),
+        "url": entry.get("link"),
+        "authors": [author.get("name") for author in entry.get("authors", [])],
+        "category": entry.tags[0].get("term") if entry.get("tags") else None,
+    }
 
 
 def _entry_article(entry: feedparser.FeedParserDict, source: str | None,
@@ -80,15 +96,7 @@ def _entry_article(entry: feedparser.FeedParserDict, source: str | None,
         except (lxml.etree.ParserError, ValueError) as error:
             return Rejection(origin, f"feed entry's HTML cannot be read: {error}",
                              hint="check the entry's content in the feed")
-    return from_record({
-        "title": entry.get("title"),
-        "body": body,
-        "source": source,
-        "published_at": entry.get("published") or entry.get("updated"),
-        "url": entry.get("link"),
-        "authors": [author.get("name") for author in entry.get("authors", [])],
-        "category": entry.tags[0].get("term") if entry.get("tags") else None,
-    }, origin)
+    return from_record({**entry_fields(entry, source), "body": body}, origin)
 
 
 def html_to_text(markup: str) -> str:

@@ -113,3 +113,19 @@ def test_hnsw_index_supports_filters_and_deletes(tmp_path):
         hits = s.dense_search(np.array([1, 0, 0, 0], dtype=np.float32), k=2,
                               filters=Filters(sources=("Beta",)))
         assert [s.passages([i])[0].title for i, _ in hits] == ["Story 2"]
+
+
+def test_the_feed_is_kept_and_an_index_from_before_feeds_is_upgraded(tmp_path):
+    from dataclasses import replace
+
+    path = tmp_path / "idx"
+    with FaissStore.open(path, identity=IDENTITY, writable=True, create=True) as store:
+        web = replace(_article(1, "Alpha", 1), feed="https://news.example/feed.xml")
+        store.upsert([_item(web, 0)])
+        store.db.execute("ALTER TABLE articles DROP COLUMN feed")  # as an older version wrote
+    with FaissStore.open(path) as reader:
+        assert reader.article(web.id).feed is None
+    with FaissStore.open(path, writable=True) as writer:
+        writer.upsert([_item(web, 0)])
+    with FaissStore.open(path) as reader:
+        assert reader.article(web.id).feed == "https://news.example/feed.xml"

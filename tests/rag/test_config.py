@@ -37,3 +37,19 @@ def test_unknown_or_broken_toml_is_refused(tmp_path):
 
 def test_choices_accept_any_case():
     assert Config.load({"precision": "BF16"}, environ={}).precision == "bf16"
+
+
+def test_fetch_and_watch_settings():
+    config = Config.load({"watch_every": "90s"},
+                         environ={"NEWSRAG_FETCH_ALLOW_PRIVATE": "127.0.0.1, Intranet.local"})
+    assert config.watch_seconds == 90 and config.private_hosts == {"127.0.0.1", "intranet.local"}
+    assert Config.load({}, environ={}).watch_seconds == 900
+    assert Config.load({}, environ={}).private_hosts == frozenset()
+    with pytest.raises(ConfigError, match="'watch_every' must be a duration"):
+        Config.load({"watch_every": "soon"}, environ={})
+    with pytest.raises(ConfigError, match="'watch_every' must be between 10s and 7d"):
+        Config.load({"watch_every": "2s"}, environ={})
+    with pytest.raises(ConfigError, match="'fetch_allow_private' lists host names"):
+        Config.load({"fetch_allow_private": "http://10.0.0.1/"}, environ={})
+    with pytest.raises(ConfigError, match="fetch_timeout.*between"):
+        Config.load({"fetch_timeout": 0}, environ={})
