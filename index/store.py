@@ -185,7 +185,7 @@ class FaissStore:
                 raise ValueError("a new index needs the embedding model and chunker identity")
             path.mkdir(parents=True, exist_ok=True)
         lock_fd = cls._take_lock(path) if writable else None
-        db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        db = cls._connect(db_path, writable)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys = ON")
         if writable:
@@ -208,8 +208,26 @@ class FaissStore:
             db.execute("ALTER TABLE articles ADD COLUMN feed TEXT")
 
     @staticmethod
+    def _connect(db_path: Path, writable: bool) -> sqlite3.Connection:
+        """A SQLite connection; a reader's is read-only (`mode=ro`), so it works on an index
+        it may not write to. In a directory nobody may write to SQLite cannot create the WAL's
+        shared-memory file, so the reader there opens the database as `immutable` (the
+        writer's last close has checkpointed the WAL into it)."""
+        if writable:
+            return sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        uri = f"{db_path.resolve().as_uri()}?mode=ro"
+        if not os.access(db_path.parent, os.W_OK):
+            uri += "&immutable=1"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+    @staticmethod
     def _take_lock(path: Path) -> int:
-        fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            raise PermissionError(
+                f"the index directory {path} is not writable: searching it works, but "
+                f"ingest, remove and reindex need write permission there") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -442,6 +460,13 @@ class FaissStore:
                      "BM25 files from SQLite (no re-embedding)", self.path)
         self._rebuild_derived()
 
+    def repair(self) -> None:
+        """Rewrite the FAISS and BM25 files and the manifest from SQLite (no re-embedding),
+        whatever state they are in on disk."""
+        if not self.writable:
+            raise PermissionError(f"the index at {self.path} was opened read-only")
+        self._rebuild_derived()
+
     def _rebuild_derived(self) -> None:
         self._dense = None
         self._keywords = None
@@ -621,6 +646,40 @@ class FaissStore:
             if row:
                 found.append(row[0])
         return found
+
+    def check_files(self) -> list[str]:
+        """Problems with the index as it is on disk: SQLite's own integrity check, and the
+        manifest and the derived files it names, read afresh. (Opening a store rebuilds stale
+        derived files in memory, so `verify` alone does not see what is missing on disk.)"""
+        import faiss
+
+        problems = [f"SQLite: {row[0]}" for row in self.db.execute("PRAGMA integrity_check")
+                    if row[0] != "ok"]
+        manifest = self._read_manifest()
+        if manifest is None:
+            return problems + [f"{MANIFEST_NAME} is missing or not valid JSON"]
+        if manifest.get("generation") != self.generation:
+            problems.append(f"{MANIFEST_NAME} is for generation {manifest.get('generation')}, "
+                            f"the database is at generation {self.generation}")
+        names = [manifest.get("dense_file"), manifest.get("bm25_dir")]
+        missing = [name for name in names if not name or not (self.path / name).exists()]
+        if missing:
+            return problems + [f"{name or 'a derived file'} (named in {MANIFEST_NAME}) is missing"
+                               for name in missing]
+        chunk_ids = self._chunk_ids.tolist()
+        try:
+            dense = faiss.read_index(str(self.path / names[0]))
+            if sorted(faiss.vector_to_array(dense.id_map).tolist()) != chunk_ids:
+                problems.append(f"{names[0]} holds {dense.ntotal} vectors for "
+                                f"{len(chunk_ids)} chunks")
+        except RuntimeError:
+            problems.append(f"{names[0]} is not a readable FAISS index")
+        try:
+            if KeywordIndex.load(self.path / names[1]).chunk_ids.tolist() != chunk_ids:
+                problems.append(f"{names[1]} does not cover exactly the stored chunks")
+        except (OSError, ValueError):
+            problems.append(f"{names[1]} is not a readable BM25 index")
+        return problems
 
     def verify(self) -> list[str]:
         """Problems found when cross-checking SQLite, FAISS and BM25; empty when consistent."""

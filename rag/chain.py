@@ -44,6 +44,11 @@ from rag.schema import Answer, Filters, Passage
 
 log = logging.getLogger(__name__)
 
+MAX_QUESTION_CHARS = 2000
+"""Longer questions are cut to this many characters (at a word boundary), with a log
+warning: retrieval embeds at most a few hundred word pieces anyway, and a pasted-in page
+should get an answer about its start rather than an error."""
+
 GREETING_REPLY = ("Hello! Ask me about the news in the corpus, for example who reported "
                   "what and when. Every answer cites its sources.")
 _GREETING = re.compile(r"\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks|thank you|"
@@ -81,6 +86,20 @@ class NewsRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *,
                                 run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [passage_document(p) for p in self.retriever.run(query, self.k, self.filters)]
+
+
+def _bounded(question: str) -> str:
+    """The question stripped and cut to `MAX_QUESTION_CHARS`; ValueError when it is blank."""
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty: type a question about the news")
+    if len(question) > MAX_QUESTION_CHARS:
+        log.warning("the question has %d characters; answering its first %d",
+                    len(question), MAX_QUESTION_CHARS)
+        cut = question[:MAX_QUESTION_CHARS + 1]
+        question = cut[:cut.rfind(" ")] if " " in cut else cut[:MAX_QUESTION_CHARS]
+        question = question.rstrip()
+    return question
 
 
 class NewsRAG:
@@ -135,9 +154,7 @@ class NewsRAG:
         nowhere are removed, and an answer without valid citations is replaced by the
         extractive one.
         """
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty: type a question about the news")
+        question = _bounded(question)
         if _GREETING.fullmatch(question):
             yield GREETING_REPLY
             yield Answer(question=question, text=GREETING_REPLY)

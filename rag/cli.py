@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import logging
+import sqlite3
 import sys
 import textwrap
 from datetime import datetime, time, timezone
@@ -31,6 +32,7 @@ examples:
   newsrag search "NATO membership for Ukraine" -k 5
   newsrag search "Apple earnings" --source "The Verge" --since 2023-10-01 --json
   newsrag stats
+  newsrag check --repair
   newsrag serve --port 7860
   newsrag remove https://example.com/story-1
 """
@@ -145,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[common], help="delete articles by URL or id")
     remove.add_argument("keys", nargs="+", metavar="URL_OR_ID")
 
+    check = commands.add_parser(
+        "check", parents=[common], help="check the index on disk; --repair rebuilds it",
+        description="Cross-check SQLite, the FAISS and BM25 files and the manifest; print "
+                    "each problem on one line. Exit 0 when clean, 1 when problems remain.")
+    check.add_argument("--repair", action="store_true",
+                       help="rebuild the FAISS and BM25 files and the manifest from SQLite "
+                            "(no re-embedding), then check again")
+
     commands.add_parser("reindex", parents=[common, embedding],
                         help="re-chunk and re-embed every article with the current settings")
 
@@ -231,6 +241,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.command == "eval":
         return _eval(args, config)
+    if args.command == "check":
+        return _check(args, config)
     if args.command == "reindex":
         embedder = factory.make_embedder(config, show_progress=True)
         chunker = factory.make_chunker(config, embedder)
@@ -286,6 +298,30 @@ def _ingest(args: argparse.Namespace, config: Config) -> IngestSummary:
     return summary
 
 
+def _check(args: argparse.Namespace, config: Config) -> int:
+    """Report the index's problems as they are on disk (read-only); with --repair rebuild
+    the derived files from SQLite and report what is left. 0 when clean, else 1."""
+    from rag import factory
+
+    with factory.open_store(config) as store:
+        problems = store.check_files() + store.verify()
+        counts = store.counts()
+    for problem in problems:
+        print(problem)
+    if problems and args.repair:
+        with factory.open_store(config, writable=True) as store:
+            store.repair()
+            problems = store.check_files() + store.verify()
+            counts = store.counts()
+        print("repaired: rebuilt the FAISS and BM25 files and the manifest from SQLite")
+        for problem in problems:
+            print(problem)
+    if problems:
+        return 1
+    print(f"index OK: {counts['articles']} articles, {counts['chunks']} chunks")
+    return 0
+
+
 def _watch(args: argparse.Namespace, config: Config) -> int:
     """Refresh the feeds once (--once) or until Ctrl-C. Each refresh logs one line per
     feed and one per failure; --once fails when no feed could be read."""
@@ -332,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args, config)
     except (ConfigError, FileNotFoundError, PermissionError, ValueError, RuntimeError,
-            ImportError) as exc:
+            ImportError, sqlite3.DatabaseError) as exc:
         log.debug("command failed", exc_info=True)
         print(f"newsrag: error: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -192,7 +193,9 @@ def test_uploaded_articles_are_answerable_at_once_and_shown_as_text(page, tmp_pa
     upload.write_text(json.dumps(LIGHTHOUSE) + "\n{\"title\": \"broken\n")
     page.get_by_role("tab", name="Add articles").click()
     page.locator("#upload input[type=file]").set_input_files(str(upload))
-    expect(page.locator("#upload")).to_contain_text("coast.jsonl")
+    # the file list shows name and extension in separate elements: match the row's name
+    expect(page.locator("#upload").get_by_role("row", name=re.compile(r"coast\.jsonl"))) \
+        .to_be_visible()
     page.locator("#add-button").click()
     report = page.locator("#ingest-report")
     expect(report).to_contain_text("Added 1 new", timeout=60_000)
