@@ -62,7 +62,7 @@ class Config:
     rrf_k: int = _setting(60, "reciprocal-rank fusion constant", low=1, high=1000)
     weight_clause: float = _setting(1.0, "weight of the best single clause's BM25", low=0.0,
                                     high=10.0)
-    weight_dense: float = _setting(0.5, "weight of dense cosine similarity", low=0.0, high=10.0)
+    weight_dense: float = _setting(1.0, "weight of dense cosine similarity", low=0.0, high=10.0)
     weight_date: float = _setting(0.3, "bonus for articles from a day named in the question",
                                   low=0.0, high=10.0)
     weight_recency: float = _setting(0.3, "weight of newness when the question asks for the "

@@ -55,7 +55,7 @@ class Weights:
     """Weights of the score parts in `Fusion.WEIGHTED` (BM25 of the whole question is 1)."""
 
     clause: float = 1.0
-    dense: float = 0.5
+    dense: float = 1.0
     date: float = 0.3
     recency: float = 0.3
 
