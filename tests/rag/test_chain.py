@@ -64,8 +64,12 @@ def test_follow_up_carries_over_the_previous_question(rag):
 
 
 def test_filters_restrict_the_answer(rag):
-    answer = rag.answer("What happened?", filters=Filters(sources=("Valley Herald",)))
-    assert answer.abstained or {c.passage.source for c in answer.citations} == {"Valley Herald"}
+    question = "What did officials decide about water and the reservoir?"
+    answer = rag.answer(question, filters=Filters(sources=("Valley Herald",)))
+    assert not answer.abstained
+    assert {c.passage.source for c in answer.citations} == {"Valley Herald"}
+    elsewhere = rag.answer(question, filters=Filters(sources=("Harbor Gazette",)))
+    assert all(p.source == "Harbor Gazette" for p in elsewhere.passages)
 
 
 def test_empty_question_is_a_clear_error(rag):
