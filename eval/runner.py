@@ -19,7 +19,9 @@ defined, with a 95% bootstrap interval:
 - abstention_precision / abstention_recall / false_abstention_rate: see
   eval.metrics.abstention_indicators; an answer abstains when `Answer.abstained` is set;
 - citation_markers_resolve, cited_sentence_share, citation_support: answers that did not
-  abstain, checked against the passages shown (`Answer.passages`, else those retrieved).
+  abstain, checked against the passages shown (`Answer.passages`, else those retrieved);
+- llm_answer_kept: in generate mode, the share of answers in which the LLM's own text
+  passed the citation check (the rest fell back to the extractive answer).
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ def metric_names(k: int) -> list[str]:
         "citation_markers_resolve",
         "cited_sentence_share",
         "citation_support",
+        "llm_answer_kept",
     ]
 
 
@@ -309,4 +312,7 @@ def _answer_scores(question: Question, reply: Answer, passages: list[Passage]) -
         scores["citation_markers_resolve"] = metrics.markers_resolve(reply.text, len(shown))
         scores["cited_sentence_share"] = metrics.cited_sentence_share(reply.text)
         scores["citation_support"] = metrics.citation_support(reply.text, shown)
+    if reply.origin != "extractive":
+        # generate mode: did the LLM's own answer pass the citation check?
+        scores["llm_answer_kept"] = float(reply.origin == "generated")
     return {name: value for name, value in scores.items() if value is not None}

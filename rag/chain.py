@@ -26,6 +26,7 @@ import enum
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -197,17 +198,17 @@ class NewsRAG:
             yield piece
         text = "".join(pieces).strip()
         if text.startswith(NOT_FOUND):
-            yield self.answerer.abstain(query, passages)
+            yield replace(self.answerer.abstain(query, passages), origin="generated")
             return
         report = citations.check(text, shown)
         if not report.valid:
             log.info("generated answer fell back to extractive: %d bad markers, %d unsupported "
                      "sentences, %d valid citations", report.removed, len(report.unsupported),
                      len(report.citations))
-            yield fallback
+            yield replace(fallback, origin="fallback")
             return
         yield Answer(question=query.text, text=report.text, citations=report.citations,
-                     passages=shown)
+                     passages=shown, origin="generated")
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]],
                    mode: AnswerMode) -> str:

@@ -47,10 +47,11 @@ class Config:
     precision: str = _setting("auto", "embedding precision (auto uses bf16 where the CPU "
                               "supports it)", choices=("auto", "fp32", "bf16"))
     batch_size: int = _setting(64, "texts per embedding batch", low=1, high=4096)
-    chunk_tokens: int = _setting(200, "largest chunk in word pieces of the embedder",
-                                 low=16, high=254)
+    chunk_tokens: int = _setting(320, "largest chunk in word pieces of the embedder (the "
+                                 "dense vector reads the first 256 with the header)",
+                                 low=16, high=1024)
     chunk_overlap: int = _setting(40, "least overlap between chunks, in word pieces",
-                                  low=0, high=126)
+                                  low=0, high=511)
     commit_every: int = _setting(32, "articles per atomic commit while ingesting",
                                  low=1, high=100000)
     dense_index: str = _setting("flat", "FAISS index kind", choices=("flat", "hnsw"))

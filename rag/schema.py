@@ -73,7 +73,12 @@ class Citation:
 
 @dataclass
 class Answer:
-    """The reply to a question: text with [n] markers, its citations and the passages shown."""
+    """The reply to a question: text with [n] markers, its citations and the passages shown.
+
+    `origin` says who wrote the text: "extractive" (quoted sentences), "generated" (the LLM,
+    its citations checked) or "fallback" (the LLM's reply had no valid citation, so the
+    extractive answer replaced it).
+    """
 
     question: str
     text: str
@@ -81,9 +86,11 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     abstained: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    origin: str = "extractive"
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": self.text, "abstained": self.abstained,
+                "origin": self.origin,
                 "citations": [{"n": c.n, "chunk_id": c.passage.chunk_id, "span": c.span,
                                "supported": c.supported} for c in self.citations],
                 "passages": [p.to_dict() for p in self.passages], "timings": self.timings}

@@ -44,8 +44,7 @@ def embedder():
 def chunker(embedder):
     from index.chunking import SentenceChunker
 
-    return SentenceChunker(embedder.tokenizer, max_tokens=200, overlap_tokens=40,
-                           model_limit=embedder.max_tokens)
+    return SentenceChunker(embedder.tokenizer, model_limit=embedder.max_tokens)  # defaults
 
 
 def build_index(path: Path, embedder, chunker, sources: list[str]):

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.articles import Article
-from index.chunking import SentenceChunker, split_sentences
+from index.chunking import HEADER_TOKENS, SentenceChunker, split_sentences
 
 from tests.conftest import ROOT
 
@@ -34,12 +34,17 @@ def test_chunks_are_exact_spans_that_cover_the_body(chunker):
         assert any(c.start <= start and end <= c.end for c in chunks), article.body[start:end]
 
 
-def test_header_and_chunk_fit_the_model_without_truncation(chunker, embedder):
+def test_header_is_cut_and_chunks_within_the_window_are_embedded_whole(chunker, embedder):
     article = _article(SEED_BODY * 3, title="A very long headline " * 30)
     for chunk in chunker.run(article):
+        assert chunk.n_tokens <= chunker.max_tokens
+        header = embedder.tokenizer(chunk.header, add_special_tokens=False)["input_ids"]
+        assert 0 < len(header) <= HEADER_TOKENS and chunk.header.startswith("A very long")
+    window = SentenceChunker(embedder.tokenizer, max_tokens=200, overlap_tokens=40,
+                             model_limit=embedder.max_tokens)
+    for chunk in window.run(article):
         ids = embedder.tokenizer(chunk.indexed_text, add_special_tokens=True)["input_ids"]
         assert len(ids) <= embedder.max_tokens
-        assert chunk.n_tokens <= 200
         assert chunk.header.startswith("A very long headline")
 
 
@@ -59,7 +64,7 @@ def test_a_sentence_longer_than_a_chunk_is_split_at_word_boundaries(chunker):
     assert len(chunks) > 1
     for chunk in chunks:
         assert chunk.text == body[chunk.start:chunk.end]
-        assert chunk.n_tokens <= 200
+        assert chunk.n_tokens <= chunker.max_tokens
         assert body[chunk.start - 1:chunk.start] in ("", " ")
 
 
@@ -67,7 +72,7 @@ def test_rejects_settings_beyond_the_model_limit(embedder):
     import pytest
 
     with pytest.raises(ValueError, match="chunk_tokens"):
-        SentenceChunker(embedder.tokenizer, max_tokens=300, overlap_tokens=40)
+        SentenceChunker(embedder.tokenizer, max_tokens=2000, overlap_tokens=40)
     with pytest.raises(ValueError, match="chunk_overlap"):
         SentenceChunker(embedder.tokenizer, max_tokens=100, overlap_tokens=60)
 
@@ -83,7 +88,8 @@ def test_property_chunks_are_substrings_within_the_limit(chunker, sentences):
     chunks = chunker.run(article)
     for chunk in chunks:
         assert body[chunk.start:chunk.end] == chunk.text
-        assert len(chunker.tokenizer(chunk.text, add_special_tokens=False)["input_ids"]) <= 200
+        assert len(chunker.tokenizer(chunk.text, add_special_tokens=False)["input_ids"]) \
+            <= chunker.max_tokens
     covered = set()
     for chunk in chunks:
         covered.update(range(chunk.start, chunk.end))

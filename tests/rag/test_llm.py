@@ -133,3 +133,27 @@ def test_llm_settings_load_from_env_and_mask_the_key():
 def test_bad_llm_settings_name_the_setting(flags, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         Config.load(flags, environ={})
+
+
+def test_generate_mode_answer_cites_only_checked_passages(smollm2, news_index, embedder):
+    """The chain in generate mode with the bundled model: whatever the model writes, the final
+    answer's markers resolve to passages it was shown, and a reply without a valid citation
+    is replaced by the extractive answer (and says so in `origin`)."""
+    from index.store import FaissStore
+    from rag.answer import ExtractiveAnswerer
+    from rag.chain import NewsRAG
+    from rag.citations import check
+    from rag.retrieve import Retriever
+
+    question = "Why is NATO delaying Ukraine's membership bid?"
+    with FaissStore.open(news_index) as store:
+        rag = NewsRAG(Retriever(store, embedder), ExtractiveAnswerer(embedder),
+                      LlamaCppChat(model_path=smollm2, max_tokens=96), mode="generate")
+        answer = rag.answer(question)
+        extractive = rag.answer(question, mode="extractive")
+    assert answer.origin in ("generated", "fallback") and not answer.abstained
+    report = check(answer.text, answer.passages)
+    assert report.removed == 0 and report.valid, answer.text
+    if answer.origin == "fallback":
+        assert answer.text == extractive.text
+    assert extractive.origin == "extractive"
