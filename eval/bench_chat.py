@@ -25,25 +25,21 @@ import json
 import logging
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
+
+from eval import serving
 
 log = logging.getLogger("bench_chat")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "docs" / "screenshots"
 NEWSRAG = Path(sys.executable).with_name("newsrag")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 QUESTION = "Which missile defense system did Kyiv ask NATO allies for?"
 NOT_FOUND = "Who won the 2023 Super Bowl?"
 # The seed article has no outlet or date, so its answers have no timeline: the screenshots
@@ -82,42 +78,6 @@ TIMER_JS = """() => {
     if (last.querySelector('a.cite') && turns() > b.turns) b.full = performance.now();
   }).observe(document.body, {childList: true, subtree: true, characterData: true});
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(index: Path, folder: Path) -> tuple[subprocess.Popen, str]:
-    """`newsrag serve` over `index` on a free port, once it answers: (process, url)."""
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(folder / "gradio"),
-           "NEWSRAG_USER": "", "NEWSRAG_PASSWORD": ""}
-    log_path = folder / "serve.log"
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen([NEWSRAG, "serve", "--index", index, "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop(process)
-                raise RuntimeError(f"newsrag serve did not start:\n{log_path.read_text()}")
-            time.sleep(0.5)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def ask(page, question: str) -> None:
@@ -193,30 +153,26 @@ def main() -> None:
             log.info("indexing seeds/ into %s", index)
             subprocess.run([NEWSRAG, "ingest", "seeds/", "--index", index], cwd=ROOT,
                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True)
-        served = shutil.copytree(index, folder / "served")  # the upload lands in the copy
+        copy = shutil.copytree(index, folder / "served")  # the upload lands in the copy
         log.info("starting newsrag serve")
-        process, url = start_server(served, folder)
-        try:
-            with sync_playwright() as driver:
-                browser = driver.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                page.goto(url)
-                expect(page.locator("#status")).to_contain_text("articles", timeout=30_000)
-                page.evaluate(TIMER_JS)
-                runs = []
-                for run in range(RUNS + 1):
-                    if run:
-                        clear(page)
-                    first, full = timed_run(page)
-                    log.info("%s: first token %.3f s, full answer %.3f s",
-                             f"run {run}" if run else "warm-up", first, full)
-                    if run:
-                        runs.append((first, full))
-                screenshots(page, folder)
-                browser.close()
-        finally:
-            stop(process)
+        with serving.served(copy, folder) as url, sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=str(serving.CHROMIUM),
+                                             args=serving.CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            expect(page.locator("#status")).to_contain_text("articles", timeout=30_000)
+            page.evaluate(TIMER_JS)
+            runs = []
+            for run in range(RUNS + 1):
+                if run:
+                    clear(page)
+                first, full = timed_run(page)
+                log.info("%s: first token %.3f s, full answer %.3f s",
+                         f"run {run}" if run else "warm-up", first, full)
+                if run:
+                    runs.append((first, full))
+            screenshots(page, folder)
+            browser.close()
     load_after = os.getloadavg()
     print(f"\nChat latency in Chromium, {RUNS} runs after 1 warm-up: {QUESTION!r}")
     print(f"{'':<14} {'median s':>9} {'max s':>7}")

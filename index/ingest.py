@@ -5,6 +5,10 @@ before the kill and a re-run picks up where it stopped (committed articles are u
 and cost nothing). Unchanged articles are never re-embedded; a changed article replaces its
 chunks; exact and near-duplicates are merged into the first copy as "also reported by".
 
+Chunking and embedding are done by an encoder: `LocalEncoder` in this process (the default),
+or `index.distributed.RayEncoder` on a Ray cluster; either way the articles are classified
+and written here, by the one writer.
+
 Example:
     >>> ingester = Ingester(store, embedder, chunker, Deduplicator())
     >>> summary = ingester.run(["seeds/"])
@@ -15,18 +19,20 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping, Protocol
 
+import numpy as np
 from tqdm import tqdm
 
 from index import loaders
-from index.articles import Article, Coverage, IngestSummary, Rejection
+from index.articles import Article, Chunk, Coverage, IngestSummary, Rejection
 from index.chunking import SentenceChunker
 from index.dedup import Deduplicator
 from index.embedding import Embedder
-from index.store import FaissStore, content_hash
+from index.store import Store, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,41 @@ log = logging.getLogger(__name__)
 def index_identity(embedder: Embedder, chunker: SentenceChunker) -> dict:
     """The settings an index is bound to: vectors and chunks from others do not mix."""
     return {**embedder.identity, **chunker.settings}
+
+
+Encoded = tuple[Article, list[Chunk], np.ndarray]  # an article, its chunks and their vectors
+
+
+def encode_articles(articles: list[Article], chunker: SentenceChunker,
+                    embedder: Embedder) -> list[Encoded]:
+    """Chunk the articles and embed all their chunks in one call (the embedder batches)."""
+    chunks = [chunker.run(article) for article in articles]
+    vectors = embedder.embed([chunk.indexed_text for article_chunks in chunks
+                              for chunk in article_chunks])
+    encoded, offset = [], 0
+    for article, article_chunks in zip(articles, chunks):
+        encoded.append((article, article_chunks, vectors[offset:offset + len(article_chunks)]))
+        offset += len(article_chunks)
+    return encoded
+
+
+class Encoder(Protocol):
+    """Turns batches of articles into their chunks and vectors, one result per batch, in the
+    order given. It may read ahead: a distributed encoder takes all batches at once."""
+
+    def encode(self, batches: Iterable[list[Article]]) -> Iterator[list[Encoded]]: ...
+
+
+class LocalEncoder:
+    """Chunks and embeds each batch in this process, as it comes."""
+
+    def __init__(self, chunker: SentenceChunker, embedder: Embedder):
+        self.chunker = chunker
+        self.embedder = embedder
+
+    def encode(self, batches: Iterable[list[Article]]) -> Iterator[list[Encoded]]:
+        for articles in batches:
+            yield encode_articles(articles, self.chunker, self.embedder)
 
 
 @dataclass
@@ -49,10 +90,11 @@ def _coverage_of(article: Article) -> Coverage:
 
 class Ingester:
     """Adds articles from files and folders, or loaded elsewhere, to a store (see the module
-    docstring)."""
+    docstring). `encoder` chunks and embeds (default: `LocalEncoder(chunker, embedder)`)."""
 
-    def __init__(self, store: FaissStore, embedder: Embedder, chunker: SentenceChunker,
-                 dedup: Deduplicator, *, batch_articles: int = 32, progress: bool = True):
+    def __init__(self, store: Store, embedder: Embedder, chunker: SentenceChunker,
+                 dedup: Deduplicator, *, batch_articles: int = 32, progress: bool = True,
+                 encoder: Encoder | None = None):
         if batch_articles < 1:
             raise ValueError(f"batch_articles must be at least 1, got {batch_articles}")
         self.store = store
@@ -61,6 +103,7 @@ class Ingester:
         self.dedup = dedup
         self.batch_articles = batch_articles
         self.progress = progress
+        self.encoder = encoder or LocalEncoder(chunker, embedder)
 
     def run(self, paths: Iterable[str], field_map: Mapping[str, str] | None = None) -> IngestSummary:
         """Ingest the articles in files and folders (see `index.loaders`)."""
@@ -77,8 +120,28 @@ class Ingester:
         for stored in known.values():
             self.dedup.add(stored.id, stored.fingerprint,
                            self.dedup.from_bytes(stored.minhash) if stored.minhash else None)
-        batch, seen = _Batch(), {}
         bar = tqdm(total=len(items), unit="article", desc="ingest", disable=not self.progress)
+        pending: deque[_Batch] = deque()
+
+        def article_batches() -> Iterator[list[Article]]:
+            for batch in self._batches(items, known, summary, bar):
+                pending.append(batch)
+                yield list(batch.articles.values())
+
+        for encoded in self.encoder.encode(article_batches()):
+            self._commit(pending.popleft(), encoded, summary)
+        bar.close()
+        self.store.log_ingest(sources, started, {k: v for k, v in vars(summary).items()
+                                               if k != "rejections"})
+        self.store.flush()
+        log.info("ingest done: %s", summary)
+        return summary
+
+    def _batches(self, items: list[Article | Rejection], known: dict, summary: IngestSummary,
+                 bar: tqdm) -> Iterator[_Batch]:
+        """The articles to write, in batches of `batch_articles` (the last one may be empty:
+        it still carries the coverage of copies found after the last full batch)."""
+        batch, seen = _Batch(), {}
         for item in items:
             bar.update(1)
             if isinstance(item, Rejection):
@@ -88,15 +151,9 @@ class Ingester:
                 continue
             self._classify(item, known, seen, batch, summary)
             if len(batch.articles) >= self.batch_articles:
-                self._commit(batch, summary)
+                yield batch
                 batch = _Batch()
-        self._commit(batch, summary)
-        bar.close()
-        self.store.log_ingest(sources, started, {k: v for k, v in vars(summary).items()
-                                               if k != "rejections"})
-        self.store.flush()
-        log.info("ingest done: %s", summary)
-        return summary
+        yield batch
 
     def _classify(self, article: Article, known: dict, seen: dict[str, str],
                   batch: _Batch, summary: IngestSummary) -> None:
@@ -142,36 +199,23 @@ class Ingester:
         else:
             batch.coverage[original_id] = batch.coverage.get(original_id, ()) + (coverage,)
 
-    def _commit(self, batch: _Batch, summary: IngestSummary) -> None:
-        articles = list(batch.articles.values())
-        chunks = [self.chunker.run(article) for article in articles]
-        texts = [chunk.indexed_text for article_chunks in chunks for chunk in article_chunks]
-        vectors = self.embedder.embed(texts)
-        items, offset = [], 0
-        for article, article_chunks in zip(articles, chunks):
-            items.append((article, article_chunks, vectors[offset:offset + len(article_chunks)]))
-            offset += len(article_chunks)
-        self.store.upsert(items, minhashes=batch.minhashes)
+    def _commit(self, batch: _Batch, encoded: list[Encoded], summary: IngestSummary) -> None:
+        self.store.upsert(encoded, minhashes=batch.minhashes)
         for original_id, coverage in batch.coverage.items():
             self.store.add_coverage(original_id, coverage)
-        summary.chunks_embedded += len(texts)
+        summary.chunks_embedded += sum(len(chunks) for _, chunks, _ in encoded)
 
 
-def reindex(store: FaissStore, embedder: Embedder, chunker: SentenceChunker,
+def reindex(store: Store, embedder: Embedder, chunker: SentenceChunker,
             progress: bool = True) -> int:
     """Re-chunk and re-embed every stored article with the current settings; one commit.
 
     Returns the number of chunks written. Used after changing the model or the chunker.
     """
     articles = list(store.articles())
-    chunks = [chunker.run(article) for article in articles]
-    texts = [chunk.indexed_text for article_chunks in chunks for chunk in article_chunks]
-    log.info("reindex: embedding %d chunks of %d articles", len(texts), len(articles))
+    log.info("reindex: chunking and embedding %d articles", len(articles))
     embedder.show_progress = progress
-    vectors = embedder.embed(texts)
-    items, offset = [], 0
-    for article, article_chunks in zip(articles, chunks):
-        items.append((article.id, article_chunks, vectors[offset:offset + len(article_chunks)]))
-        offset += len(article_chunks)
-    store.replace_all_chunks(items, index_identity(embedder, chunker))
-    return len(texts)
+    encoded = encode_articles(articles, chunker, embedder)
+    store.replace_all_chunks([(article.id, chunks, vectors) for article, chunks, vectors in encoded],
+                             index_identity(embedder, chunker))
+    return sum(len(chunks) for _, chunks, _ in encoded)

@@ -1,10 +1,15 @@
-"""The index on disk: SQLite holds the truth, FAISS and BM25 are derived from it.
+"""The index on disk: SQLite holds the truth, the search indexes are derived from it.
 
-An index directory holds
+`SqliteStore` keeps articles, chunks (with their vectors) and ingest runs in SQLite and the
+BM25 keyword index beside it; a subclass supplies the dense index: `FaissStore` (a FAISS file
+in the index directory, the default) or `index.milvus.MilvusStore` (a Milvus collection).
+Both satisfy `Store`, the protocol the rest of newsrag uses.
+
+An index directory of a `FaissStore` holds
 - `newsrag.sqlite`: articles, chunks (with their vectors) and ingest runs; every write is
   one SQLite transaction, and each commit bumps a generation number;
 - `dense-<generation>.faiss`: an ID-mapped inner-product index over the chunk vectors
-  (flat by default, HNSW as an option for large corpora);
+  (flat by default; HNSW or IVF as options for large corpora, see `DenseKind`);
 - `bm25-<generation>/`: the keyword index in bm25s' own format (numpy arrays + JSON);
 - `manifest.json`: format version, embedding model, chunker settings, counts, and the
   generation the derived files belong to. It is replaced atomically, last.
@@ -14,7 +19,8 @@ not match SQLite's, the derived files are rebuilt from SQLite on open (no re-emb
 No pickle is used anywhere. Only one process writes at a time (an exclusive file lock).
 
 Example:
-    >>> store = FaissStore.open("newsrag-index", identity={"model": "m", "dimension": 384, ...})
+    >>> store = FaissStore.open("newsrag-index", identity={"model": "m", "dimension": 384, ...},
+    ...                         writable=True, create=True)
     >>> store.upsert([(article, chunks, vectors)])
     >>> store.dense_search(query_vector, k=10)
     [(chunk_id, score), ...]
@@ -24,10 +30,12 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import sqlite3
@@ -69,8 +77,41 @@ CREATE TABLE IF NOT EXISTS ingests (
 
 
 class DenseKind(str, enum.Enum):
+    """The FAISS index over the chunk vectors (figures: docs/performance.md, eval.bench_scale).
+
+    - flat: exact search; a query reads every vector (about 1.5 KB a chunk), which takes
+      tens of milliseconds from a few hundred thousand chunks on;
+    - hnsw: a graph, fast to search but slow to build on few cores, and rebuilt from SQLite
+      after every deletion;
+    - ivf: inverted lists (IVF-Flat, `ivf_lists(n)` lists, IVF_PROBES searched): exact (flat)
+      below IVF_MIN_CHUNKS, then recall@10 >= 0.95 in a few milliseconds at 1M chunks;
+      updated in place, retrained from SQLite when the corpus outgrows its lists.
+    """
+
     FLAT = "flat"
     HNSW = "hnsw"
+    IVF = "ivf"
+
+
+IVF_MIN_CHUNKS = 20_000
+IVF_PROBES = 32
+
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists of an `ivf` store's index for n chunks: 4 sqrt(n) as a power of two
+    (1,024 at 100k, 4,096 at 1M); 0 below IVF_MIN_CHUNKS, where the index is flat."""
+    return 0 if n < IVF_MIN_CHUNKS else 2 ** round(math.log2(4 * math.sqrt(n)))
+
+
+def _faiss_ids(index) -> list[int]:
+    """Sorted chunk ids a FAISS index holds: an ID map's, or an IVF index's own."""
+    import faiss
+
+    if isinstance(index, faiss.IndexIVF):
+        lists = index.invlists
+        return sorted(int(i) for n in range(index.nlist) if lists.list_size(n)
+                      for i in faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)))
+    return sorted(faiss.vector_to_array(index.id_map).tolist())
 
 
 class IndexMismatchError(RuntimeError):
@@ -82,10 +123,30 @@ class IndexLockedError(RuntimeError):
 
 
 class Store(Protocol):
-    """What the read path needs from an index; another engine can implement it."""
+    """What ingestion, retrieval, the chat, the CLI and the evaluation need from an index.
 
-    def upsert(self, items: Sequence[tuple[Article, list[Chunk], np.ndarray]]) -> None: ...
+    `FaissStore` and `index.milvus.MilvusStore` implement it; `rag.factory.open_store` picks
+    one by the `store` setting. Chunk ids are integers given by the store; vectors are unit
+    length, so inner product is cosine similarity.
+    """
+
+    path: Path
+
+    # writing (a store opened with writable=True; one writer at a time)
+    def upsert(self, items: Sequence[tuple[Article, list[Chunk], np.ndarray]],
+               minhashes: dict[str, bytes] | None = None) -> None: ...
+    def add_coverage(self, article_id: str, coverage: tuple[Coverage, ...]) -> None: ...
     def delete(self, article_ids: Iterable[str]) -> int: ...
+    def replace_all_chunks(self, items: Sequence[tuple[str, list[Chunk], np.ndarray]],
+                           identity: dict) -> None: ...
+    def log_ingest(self, paths: list[str], started_at: datetime, summary: dict) -> None: ...
+    def flush(self) -> None: ...
+    def repair(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc) -> None: ...
+
+    # searching
     def dense_search(self, vector: np.ndarray, k: int,
                      filters: Filters | None = None) -> list[tuple[int, float]]: ...
     def keyword_search(self, query: str, k: int,
@@ -93,9 +154,22 @@ class Store(Protocol):
     def keyword_scores(self, query: str, chunk_ids: np.ndarray) -> np.ndarray: ...
     def dense_scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray: ...
     def chunk_dates(self, chunk_ids: np.ndarray) -> np.ndarray: ...
+
+    # reading articles and passages
     def passages(self, chunk_ids: Sequence[int]) -> list[Passage]: ...
     def article(self, article_id: str) -> Article | None: ...
+    def articles(self) -> Iterator[Article]: ...
+    def known_articles(self) -> dict[str, StoredArticle]: ...
+    def find_ids(self, keys: Iterable[str]) -> list[str]: ...
+    def latest_titles(self, limit: int = 200) -> list[tuple[str, str]]: ...
+
+    # describing and checking
+    def counts(self) -> dict: ...
+    def sources(self) -> list[tuple[str, int]]: ...
+    def date_span(self) -> tuple[datetime | None, datetime | None]: ...
     def stats(self) -> dict: ...
+    def check_files(self) -> list[str]: ...
+    def verify(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -148,8 +222,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class FaissStore:
-    """FAISS + SQLite + BM25 index in one directory (see the module docstring)."""
+class SqliteStore:
+    """SQLite + BM25 in one directory; a subclass adds the dense index (see the module
+    docstring). Subclasses implement the `_dense_*` hooks, `dense_search` and `dense_scores`.
+    """
+
+    engine = ""  # the store's name in stats and manifests
 
     def __init__(self, path: Path, db: sqlite3.Connection, *, writable: bool,
                  lock_fd: int | None):
@@ -157,10 +235,10 @@ class FaissStore:
         self.db = db
         self.writable = writable
         self._lock_fd = lock_fd
-        self._dense = None
         self._keywords: KeywordIndex | None = None
         self._chunk_ids = np.zeros(0, dtype=np.int64)
-        self._chunk_sources = np.zeros(0, dtype=object)
+        self._source_names = np.zeros(0, dtype=str)  # casefolded outlets, sorted
+        self._chunk_sources = np.zeros(0, dtype=np.int64)  # per chunk: its _source_names index
         self._chunk_dates = np.zeros(0, dtype=np.float64)
         self._dirty = False
 
@@ -168,11 +246,13 @@ class FaissStore:
 
     @classmethod
     def open(cls, path: str | Path, *, identity: dict | None = None, writable: bool = False,
-             create: bool = False, dense_kind: DenseKind | str = DenseKind.FLAT) -> FaissStore:
+             create: bool = False, dense_kind: DenseKind | str = DenseKind.FLAT,
+             **options) -> SqliteStore:
         """Open (or with `create`, make) the index at `path`.
 
         Each key of `identity` (embedding model, dimension, chunker settings) must match
-        what the index was built with, else `IndexMismatchError`. `writable` takes the writer lock.
+        what the index was built with, else `IndexMismatchError`. `writable` takes the writer
+        lock. `options` go to the subclass (e.g. MilvusStore's `uri`).
         """
         path = Path(path).expanduser()
         db_path = path / DB_NAME
@@ -193,7 +273,13 @@ class FaissStore:
             db.execute("PRAGMA synchronous = FULL")
             db.executescript(SCHEMA)
             cls._add_missing_columns(db)
-        store = cls(path, db, writable=writable, lock_fd=lock_fd)
+        try:
+            store = cls(path, db, writable=writable, lock_fd=lock_fd, **options)
+        except BaseException:  # e.g. the engine's client is not installed or not reachable
+            db.close()
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
         store._check_identity(identity, DenseKind(dense_kind))
         store._load_derived()
         return store
@@ -224,7 +310,10 @@ class FaissStore:
     def _take_lock(path: Path) -> int:
         try:
             fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except PermissionError:
+        except OSError as error:
+            # EROFS: a read-only mount, which stops root too
+            if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
             raise PermissionError(
                 f"the index directory {path} is not writable: searching it works, but "
                 f"ingest, remove and reindex need write permission there") from None
@@ -238,14 +327,18 @@ class FaissStore:
         return fd
 
     def close(self) -> None:
-        if self.writable and self._dirty:
-            self.flush()
-        self.db.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        """Flush what is not yet written (a writer), then let go of the database and the
+        writer lock, even when the flush fails (a full disk): SQLite keeps the commits."""
+        try:
+            if self.writable and self._dirty:
+                self.flush()
+        finally:
+            self.db.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
-    def __enter__(self) -> FaissStore:
+    def __enter__(self) -> SqliteStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -306,7 +399,8 @@ class FaissStore:
                             "WHERE key = 'generation'")
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite has rolled back itself after e.g. a full disk
+                self.db.execute("ROLLBACK")
             raise
         self._dirty = True
 
@@ -345,7 +439,7 @@ class FaissStore:
                 if ids:
                     added.append((np.asarray(ids, dtype=np.int64),
                                   np.asarray(vectors, dtype=np.float32)))
-        self._apply_dense(removed, added)
+        self._apply_changes(removed, added)
 
     def add_coverage(self, article_id: str, coverage: tuple[Coverage, ...]) -> None:
         """Record other outlets' copies on a stored article ("also reported by")."""
@@ -369,7 +463,7 @@ class FaissStore:
                     "SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
                 db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
                 deleted += db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
-        self._apply_dense(removed, [])
+        self._apply_changes(removed, [])
         return deleted
 
     def replace_all_chunks(self, items: Sequence[tuple[str, list[Chunk], np.ndarray]],
@@ -386,7 +480,6 @@ class FaissStore:
                          chunk.n_tokens, np.asarray(vector, dtype=np.float32).tobytes()))
             db.execute("UPDATE meta SET value = ? WHERE key = 'identity'",
                        (json.dumps(identity, sort_keys=True),))
-        self._dense = None
         self._rebuild_derived()
 
     def log_ingest(self, paths: list[str], started_at: datetime, summary: dict) -> None:
@@ -402,13 +495,7 @@ class FaissStore:
             return
         generation = self.generation
         self._ensure_keywords()
-        import faiss
-
-        dense_file = self.path / f"dense-{generation}.faiss"
-        faiss.write_index(self._dense_index(), str(dense_file) + ".tmp")
-        with open(str(dense_file) + ".tmp", "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(str(dense_file) + ".tmp", dense_file)
+        dense = self._dense_write(generation)
         bm25_dir = self.path / f"bm25-{generation}"
         tmp_dir = self.path / f"bm25-{generation}.tmp"
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -416,12 +503,12 @@ class FaissStore:
         shutil.rmtree(bm25_dir, ignore_errors=True)
         os.replace(tmp_dir, bm25_dir)
         manifest = {"format_version": FORMAT_VERSION, "generation": generation,
-                    "identity": self.identity, "dense_kind": self.dense_kind.value,
-                    "dense_file": dense_file.name, "bm25_dir": bm25_dir.name,
+                    "identity": self.identity, "store": self.engine,
+                    "dense_kind": self.dense_kind.value, **dense, "bm25_dir": bm25_dir.name,
                     "counts": self.counts(), "written_at": datetime.now(timezone.utc).isoformat()}
         _write_atomic(self.path / MANIFEST_NAME, json.dumps(manifest, indent=2).encode())
         _fsync_dir(self.path)
-        self._remove_stale_files(keep={dense_file.name, bm25_dir.name})
+        self._remove_stale_files(keep={dense.get("dense_file"), bm25_dir.name})
         self._dirty = False
 
     def _remove_stale_files(self, keep: set[str]) -> None:
@@ -445,12 +532,9 @@ class FaissStore:
         manifest = self._read_manifest()
         if manifest and manifest.get("generation") == self.generation:
             try:
-                import faiss
-
-                self._dense = faiss.read_index(str(self.path / manifest["dense_file"]))
                 self._keywords = KeywordIndex.load(self.path / manifest["bm25_dir"])
                 if self._keywords.chunk_ids.tolist() == self._chunk_ids.tolist() and \
-                        self._dense.ntotal == len(self._chunk_ids):
+                        self._dense_load(manifest):
                     return
                 log.warning("derived files of %s disagree with its database; rebuilding", self.path)
             except (OSError, RuntimeError, ValueError, KeyError) as exc:
@@ -461,14 +545,14 @@ class FaissStore:
         self._rebuild_derived()
 
     def repair(self) -> None:
-        """Rewrite the FAISS and BM25 files and the manifest from SQLite (no re-embedding),
-        whatever state they are in on disk."""
+        """Rewrite the dense index, the BM25 files and the manifest from SQLite (no
+        re-embedding), whatever state they are in."""
         if not self.writable:
             raise PermissionError(f"the index at {self.path} was opened read-only")
         self._rebuild_derived()
 
     def _rebuild_derived(self) -> None:
-        self._dense = None
+        self._dense_reset()
         self._keywords = None
         self._load_chunk_metadata()
         self._dirty = True
@@ -480,43 +564,53 @@ class FaissStore:
             "SELECT c.id, a.source, a.published_at FROM chunks c JOIN articles a "
             "ON a.id = c.article_id ORDER BY c.id").fetchall()
         self._chunk_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-        self._chunk_sources = np.asarray([(r[1] or "").casefold() for r in rows], dtype=object)
+        self._source_names, self._chunk_sources = np.unique(
+            np.asarray([(r[1] or "").casefold() for r in rows], dtype=str), return_inverse=True)
         self._chunk_dates = np.asarray(
             [datetime.fromisoformat(r[2]).timestamp() if r[2] else np.nan for r in rows],
             dtype=np.float64)
 
-    def _dense_index(self):
-        if self._dense is None:
-            self._dense = self._new_dense_index()
-            batch = 20_000
-            for offset in range(0, len(self._chunk_ids), batch):
-                rows = self.db.execute("SELECT id, vector FROM chunks ORDER BY id LIMIT ? OFFSET ?",
-                                       (batch, offset)).fetchall()
-                ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-                vectors = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-                self._dense.add_with_ids(vectors, ids)
-        return self._dense
-
-    def _new_dense_index(self):
-        import faiss
-
-        dimension = int(self.identity["dimension"])
-        if self.dense_kind is DenseKind.HNSW:
-            return faiss.IndexIDMap2(faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT))
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-
-    def _apply_dense(self, removed: list[int], added: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    def _apply_changes(self, removed: list[int],
+                       added: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Bring the in-memory metadata and the derived indexes up to a committed write."""
         self._load_chunk_metadata()
         self._keywords = None
-        if self._dense is None:
-            return
-        if removed and self.dense_kind is DenseKind.HNSW:
-            self._dense = None  # HNSW cannot remove vectors: rebuilt lazily from SQLite
-            return
-        if removed:
-            self._dense.remove_ids(np.asarray(removed, dtype=np.int64))
-        for ids, vectors in added:
-            self._dense.add_with_ids(vectors, ids)
+        self._dense_apply(removed, added)
+
+    def _stored_vectors(self, batch: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(chunk ids, vectors) of every stored chunk in id order, a batch at a time: what a
+        dense index is rebuilt from without re-embedding."""
+        for offset in range(0, len(self._chunk_ids), batch):
+            rows = self.db.execute("SELECT id, vector FROM chunks ORDER BY id LIMIT ? OFFSET ?",
+                                   (batch, offset)).fetchall()
+            yield (np.asarray([r[0] for r in rows], dtype=np.int64),
+                   np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
+
+    # ---- the dense index: implemented by subclasses ---------------------------------------
+
+    def _dense_load(self, manifest: dict) -> bool:
+        """Take up the dense index the manifest names; False when it disagrees with SQLite."""
+        raise NotImplementedError
+
+    def _dense_reset(self) -> None:
+        """Forget the dense index: it is rebuilt from SQLite's vectors."""
+        raise NotImplementedError
+
+    def _dense_apply(self, removed: list[int], added: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Remove and add vectors after a committed write."""
+        raise NotImplementedError
+
+    def _dense_write(self, generation: int) -> dict:
+        """Make the dense index durable for `generation`; what the manifest records of it."""
+        raise NotImplementedError
+
+    def _dense_file_problems(self, manifest: dict) -> list[str]:
+        """What is wrong with the dense index the manifest names, read afresh."""
+        raise NotImplementedError
+
+    def _dense_ids(self) -> list[int]:
+        """Sorted chunk ids the dense index holds now."""
+        raise NotImplementedError
 
     def _ensure_keywords(self) -> KeywordIndex:
         if self._keywords is None:
@@ -536,34 +630,14 @@ class FaissStore:
             return None
         mask = np.ones(len(self._chunk_ids), dtype=bool)
         if filters.sources:
-            wanted = {s.casefold() for s in filters.sources}
-            mask &= np.fromiter((s in wanted for s in self._chunk_sources), dtype=bool,
-                                count=len(self._chunk_sources))
+            wanted = np.flatnonzero(np.isin(self._source_names,
+                                            [s.casefold() for s in filters.sources]))
+            mask &= np.isin(self._chunk_sources, wanted)
         if filters.since is not None:
             mask &= self._chunk_dates >= filters.since.timestamp()
         if filters.until is not None:
             mask &= self._chunk_dates <= filters.until.timestamp()
         return mask
-
-    def dense_search(self, vector: np.ndarray, k: int,
-                     filters: Filters | None = None) -> list[tuple[int, float]]:
-        import faiss
-
-        index = self._dense_index()
-        if index.ntotal == 0:
-            return []
-        mask = self.allowed(filters)
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        if mask is None:
-            scores, ids = index.search(query, k)
-        else:
-            if not mask.any():
-                return []
-            selector = faiss.IDSelectorBatch(self._chunk_ids[mask])
-            params = (faiss.SearchParametersHNSW(sel=selector)
-                      if self.dense_kind is DenseKind.HNSW else faiss.SearchParameters(sel=selector))
-            scores, ids = index.search(query, k, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def keyword_search(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
@@ -576,13 +650,6 @@ class FaissStore:
         if not len(scores):
             return np.zeros(len(chunk_ids), dtype=np.float32)
         return scores[np.searchsorted(keywords.chunk_ids, chunk_ids)]
-
-    def dense_scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray:
-        """Inner product (cosine: vectors are normalised) of `vector` with each chunk's vector."""
-        if not len(chunk_ids):
-            return np.zeros(0, dtype=np.float32)
-        vectors = self._dense_index().reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
-        return vectors @ np.asarray(vector, dtype=np.float32)
 
     def chunk_dates(self, chunk_ids: np.ndarray) -> np.ndarray:
         """Publication time (POSIX seconds, NaN when unknown) of each chunk's article."""
@@ -648,11 +715,9 @@ class FaissStore:
         return found
 
     def check_files(self) -> list[str]:
-        """Problems with the index as it is on disk: SQLite's own integrity check, and the
-        manifest and the derived files it names, read afresh. (Opening a store rebuilds stale
+        """Problems with the index as it is stored: SQLite's own integrity check, and the
+        manifest and the derived indexes it names, read afresh. (Opening a store rebuilds stale
         derived files in memory, so `verify` alone does not see what is missing on disk.)"""
-        import faiss
-
         problems = [f"SQLite: {row[0]}" for row in self.db.execute("PRAGMA integrity_check")
                     if row[0] != "ok"]
         manifest = self._read_manifest()
@@ -661,36 +726,27 @@ class FaissStore:
         if manifest.get("generation") != self.generation:
             problems.append(f"{MANIFEST_NAME} is for generation {manifest.get('generation')}, "
                             f"the database is at generation {self.generation}")
-        names = [manifest.get("dense_file"), manifest.get("bm25_dir")]
-        missing = [name for name in names if not name or not (self.path / name).exists()]
-        if missing:
-            return problems + [f"{name or 'a derived file'} (named in {MANIFEST_NAME}) is missing"
-                               for name in missing]
-        chunk_ids = self._chunk_ids.tolist()
-        try:
-            dense = faiss.read_index(str(self.path / names[0]))
-            if sorted(faiss.vector_to_array(dense.id_map).tolist()) != chunk_ids:
-                problems.append(f"{names[0]} holds {dense.ntotal} vectors for "
-                                f"{len(chunk_ids)} chunks")
-        except RuntimeError:
-            problems.append(f"{names[0]} is not a readable FAISS index")
-        try:
-            if KeywordIndex.load(self.path / names[1]).chunk_ids.tolist() != chunk_ids:
-                problems.append(f"{names[1]} does not cover exactly the stored chunks")
-        except (OSError, ValueError):
-            problems.append(f"{names[1]} is not a readable BM25 index")
-        return problems
+        name = manifest.get("bm25_dir")
+        if not name or not (self.path / name).exists():
+            problems.append(f"{name or 'the BM25 folder'} (named in {MANIFEST_NAME}) is missing")
+        else:
+            try:
+                if KeywordIndex.load(self.path / name).chunk_ids.tolist() != \
+                        self._chunk_ids.tolist():
+                    problems.append(f"{name} does not cover exactly the stored chunks")
+            except (OSError, ValueError):
+                problems.append(f"{name} is not a readable BM25 index")
+        return problems + self._dense_file_problems(manifest)
 
     def verify(self) -> list[str]:
-        """Problems found when cross-checking SQLite, FAISS and BM25; empty when consistent."""
-        import faiss
-
+        """Problems found when cross-checking SQLite, the dense index and BM25; empty when
+        consistent."""
         problems = []
         chunk_ids = [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
-        dense = self._dense_index()
-        dense_ids = sorted(faiss.vector_to_array(dense.id_map).tolist())
+        dense_ids = self._dense_ids()
         if dense_ids != chunk_ids:
-            problems.append(f"FAISS holds {len(dense_ids)} vectors for {len(chunk_ids)} chunks")
+            problems.append(f"the {self.engine} dense index holds {len(dense_ids)} vectors for "
+                            f"{len(chunk_ids)} chunks")
         if self._ensure_keywords().chunk_ids.tolist() != chunk_ids:
             problems.append("the BM25 index does not cover exactly the stored chunks")
         orphans = self.db.execute("SELECT count(*) FROM chunks c LEFT JOIN articles a "
@@ -703,6 +759,12 @@ class FaissStore:
         if bad_spans:
             problems.append(f"{bad_spans} chunks point outside their article's body")
         return problems
+
+    def latest_titles(self, limit: int = 200) -> list[tuple[str, str]]:
+        """(outlet, title) of the newest articles that have both, newest first."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT source, title FROM articles WHERE source IS NOT NULL AND title != '' "
+            "ORDER BY published_at DESC LIMIT ?", (limit,))]
 
     def counts(self) -> dict:
         return {"articles": self.db.execute("SELECT count(*) FROM articles").fetchone()[0],
@@ -725,5 +787,151 @@ class FaissStore:
         size = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
         return {"index": str(self.path), **self.counts(), "outlets": len(self.sources()),
                 "first_date": _iso(low), "last_date": _iso(high), **self.identity,
-                "dense_index": self.dense_kind.value, "generation": self.generation,
+                "store": self.engine, "dense_index": self.dense_kind.value, "generation": self.generation,
                 "size_bytes": size}
+
+
+class FaissStore(SqliteStore):
+    """SQLite + BM25 + a FAISS file in one directory: the default store, no server needed.
+
+    The dense index is an ID-mapped inner-product FAISS index (flat, or HNSW for large
+    corpora) held in memory and written to `dense-<generation>.faiss` on flush.
+
+    Example:
+        >>> with FaissStore.open("newsrag-index", identity=identity, writable=True,
+        ...                      create=True) as store:
+        ...     store.upsert([(article, chunks, vectors)])
+    """
+
+    engine = "faiss"
+
+    def __init__(self, path: Path, db: sqlite3.Connection, *, writable: bool,
+                 lock_fd: int | None):
+        super().__init__(path, db, writable=writable, lock_fd=lock_fd)
+        self._dense = None
+
+    def _dense_index(self):
+        if self._dense is None:
+            self._dense = self._new_dense_index()
+            for ids, vectors in self._stored_vectors():
+                self._dense.add_with_ids(vectors, ids)
+        return self._dense
+
+    def _new_dense_index(self):
+        import faiss
+
+        dimension = int(self.identity["dimension"])
+        if self.dense_kind is DenseKind.HNSW:
+            return faiss.IndexIDMap2(faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT))
+        lists = ivf_lists(len(self._chunk_ids)) if self.dense_kind is DenseKind.IVF else 0
+        if lists:
+            return self._trained_ivf(dimension, lists)
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+    def _trained_ivf(self, dimension: int, lists: int):
+        """An IVF-Flat index trained on every n-th stored vector (40 a list, as FAISS asks).
+        It keeps the chunk ids itself (an ID map cannot remove from it), with a hash table
+        from id to vector for removing and reconstructing."""
+        import faiss
+
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists,
+                                   faiss.METRIC_INNER_PRODUCT)
+        step = max(1, len(self._chunk_ids) // (40 * lists))
+        index.train(np.vstack([vectors[::step] for _, vectors in self._stored_vectors()]))
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.nprobe = IVF_PROBES
+        return index
+
+    def _ivf_outgrown(self) -> bool:
+        """Whether an `ivf` store's index no longer fits its size: flat past IVF_MIN_CHUNKS
+        (or IVF below it), or lists a factor 4 off what the size asks (16 times the chunks)."""
+        import faiss
+
+        have = self._dense.nlist if isinstance(self._dense, faiss.IndexIVF) else 0
+        want = ivf_lists(len(self._chunk_ids))
+        if not have or not want:
+            return bool(have) != bool(want)
+        return max(have, want) >= 4 * min(have, want)
+
+    def _dense_load(self, manifest: dict) -> bool:
+        import faiss
+
+        self._dense = faiss.read_index(str(self.path / manifest["dense_file"]))
+        return self._dense.ntotal == len(self._chunk_ids)
+
+    def _dense_reset(self) -> None:
+        self._dense = None
+
+    def _dense_apply(self, removed: list[int], added: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        if self._dense is None:
+            return
+        if removed and self.dense_kind is DenseKind.HNSW:
+            self._dense = None  # HNSW cannot remove vectors: rebuilt lazily from SQLite
+            return
+        if self.dense_kind is DenseKind.IVF and self._ivf_outgrown():
+            self._dense = None  # rebuilt (and trained) lazily from SQLite
+            return
+        if removed:
+            self._dense.remove_ids(np.asarray(removed, dtype=np.int64))
+        for ids, vectors in added:
+            self._dense.add_with_ids(vectors, ids)
+
+    def _dense_write(self, generation: int) -> dict:
+        import faiss
+
+        dense_file = self.path / f"dense-{generation}.faiss"
+        faiss.write_index(self._dense_index(), str(dense_file) + ".tmp")
+        with open(str(dense_file) + ".tmp", "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(str(dense_file) + ".tmp", dense_file)
+        return {"dense_file": dense_file.name}
+
+    def _dense_file_problems(self, manifest: dict) -> list[str]:
+        import faiss
+
+        name = manifest.get("dense_file")
+        if not name or not (self.path / name).exists():
+            return [f"{name or 'the FAISS file'} (named in {MANIFEST_NAME}) is missing"]
+        try:
+            dense = faiss.read_index(str(self.path / name))
+        except RuntimeError:
+            return [f"{name} is not a readable FAISS index"]
+        if _faiss_ids(dense) != self._chunk_ids.tolist():
+            return [f"{name} holds {dense.ntotal} vectors for {len(self._chunk_ids)} chunks"]
+        return []
+
+    def _dense_ids(self) -> list[int]:
+        return _faiss_ids(self._dense_index())
+
+    def dense_search(self, vector: np.ndarray, k: int,
+                     filters: Filters | None = None) -> list[tuple[int, float]]:
+        import faiss
+
+        index = self._dense_index()
+        if index.ntotal == 0:
+            return []
+        mask = self.allowed(filters)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if mask is None:
+            scores, ids = index.search(query, k)
+        else:
+            if not mask.any():
+                return []
+            selector = faiss.IDSelectorBatch(self._chunk_ids[mask])
+            if self.dense_kind is DenseKind.HNSW:
+                params = faiss.SearchParametersHNSW(sel=selector)
+            elif isinstance(index, faiss.IndexIVF):
+                # a filter leaves fewer candidates in each list: search more lists, in proportion
+                params = faiss.SearchParametersIVF(
+                    sel=selector, nprobe=min(index.nlist, math.ceil(IVF_PROBES / mask.mean())))
+            else:
+                params = faiss.SearchParameters(sel=selector)
+            scores, ids = index.search(query, k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def dense_scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray:
+        """Inner product (cosine: vectors are normalised) of `vector` with each chunk's vector."""
+        if not len(chunk_ids):
+            return np.zeros(0, dtype=np.float32)
+        vectors = self._dense_index().reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
+        return vectors @ np.asarray(vector, dtype=np.float32)

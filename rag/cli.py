@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import sqlite3
@@ -61,6 +62,8 @@ def _field_map(pairs: list[str] | None) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", help="index directory (default .newsrag/index)")
+    common.add_argument("--store", help="'faiss' (default) or a Milvus URI: "
+                                        "milvus:///path/to/file.db or http://host:19530")
     common.add_argument("--config", help="TOML settings file (default ./newsrag.toml)")
     common.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -90,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="FAISS index kind of a new index")
     ingest.add_argument("--commit-every", type=int, metavar="N",
                         help="articles per atomic commit (default 32)")
+    ingest.add_argument("--workers", type=int, metavar="N",
+                        help="chunk and embed on N Ray workers (default: in this process)")
+    ingest.add_argument("--ray", metavar="ADDRESS",
+                        help="Ray cluster for --workers: auto, HOST:6379 or ray://HOST:10001 "
+                             "(default: start a local Ray)")
     ingest.add_argument("--no-progress", action="store_true")
 
     filtering = argparse.ArgumentParser(add_help=False)
@@ -178,8 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> Config:
     flags = {name: getattr(args, name, None) for name in
-             ("index", "log_level", "model", "precision", "batch_size", "chunk_tokens",
+             ("index", "store", "log_level", "model", "precision", "batch_size", "chunk_tokens",
               "chunk_overlap", "dense_index", "commit_every", "host", "port")}
+    flags["ingest_workers"] = getattr(args, "workers", None)
+    flags["ray_address"] = getattr(args, "ray", None)
     flags["k"] = getattr(args, "k", None)
     flags["watch_every"] = getattr(args, "every", None)
     flags["search_mode"] = getattr(args, "search_mode", None) or (
@@ -247,9 +257,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         embedder = factory.make_embedder(config, show_progress=True)
         chunker = factory.make_chunker(config, embedder)
         from index.ingest import reindex
-        from index.store import FaissStore
 
-        with FaissStore.open(config.index, writable=True) as store:
+        with factory.open_store(config, writable=True, any_identity=True) as store:
             print(f"reindexed: {reindex(store, embedder, chunker)} chunks")
         return 0
     with factory.open_store(config, writable=args.command == "remove") as store:
@@ -313,7 +322,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
             store.repair()
             problems = store.check_files() + store.verify()
             counts = store.counts()
-        print("repaired: rebuilt the FAISS and BM25 files and the manifest from SQLite")
+        print("repaired: rebuilt the dense index, the BM25 files and the manifest from SQLite")
         for problem in problems:
             print(problem)
     if problems:
@@ -355,6 +364,24 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """Whether a write failed for want of space: the OS's ENOSPC/EDQUOT, or SQLite's or
+    FAISS's report of it."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(sign in str(exc) for sign in ("database or disk is full", "No space left"))
+
+
+def _fail(exc: BaseException, config: Config) -> int:
+    """Print `exc` as one error line (a full disk said plainly); the exit status, 2."""
+    log.debug("command failed", exc_info=True)
+    message = (f"no space left on the disk holding the index at {config.index}: free some "
+               f"space and run the command again (the index keeps everything committed "
+               f"before; `newsrag check` verifies it)") if _disk_full(exc) else exc
+    print(f"newsrag: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -369,9 +396,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args, config)
     except (ConfigError, FileNotFoundError, PermissionError, ValueError, RuntimeError,
             ImportError, sqlite3.DatabaseError) as exc:
-        log.debug("command failed", exc_info=True)
-        print(f"newsrag: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc, config)
+    except OSError as exc:  # a full disk is the user's to fix; other OS errors are bugs
+        if not _disk_full(exc):
+            raise
+        return _fail(exc, config)
     except KeyboardInterrupt:
         print("newsrag: interrupted; everything committed before now is kept", file=sys.stderr)
         return 130

@@ -54,7 +54,16 @@ class Config:
                                   low=0, high=511)
     commit_every: int = _setting(32, "articles per atomic commit while ingesting",
                                  low=1, high=100000)
-    dense_index: str = _setting("flat", "FAISS index kind", choices=("flat", "hnsw"))
+    dense_index: str = _setting("flat", "FAISS index kind (ivf for a million chunks or more: "
+                                "docs/performance.md)", choices=("flat", "hnsw", "ivf"))
+    store: str = _setting("faiss", "where the vectors live: 'faiss' (a file in the index "
+                          "directory) or a Milvus URI, milvus:///path/to/file.db (Milvus Lite) "
+                          "or http://host:19530 (needs pip install 'newsrag[scale]')")
+    ingest_workers: int = _setting(0, "Ray workers that chunk and embed while ingesting (0 = "
+                                   "in this process; needs pip install 'newsrag[scale]')",
+                                   low=0, high=4096)
+    ray_address: str = _setting("", "Ray cluster for ingest_workers: auto, HOST:6379 or "
+                                "ray://HOST:10001 ('' = start a local Ray)")
     near_duplicate_threshold: float = _setting(
         0.8, "MinHash Jaccard similarity above which articles merge", low=0.5, high=1.0)
     k: int = _setting(10, "passages returned per question", low=1, high=200)
@@ -74,6 +83,10 @@ class Config:
                                    "newest article's date)")
     candidates: int = _setting(100, "candidates each retriever contributes before fusion",
                                low=1, high=10000)
+    reranker: str = _setting("", "local cross-encoder folder that reorders each outlet's best "
+                             "candidates ('' = none: the fusion measured best without one)")
+    rerank_top: int = _setting(30, "candidates per outlet the reranker reorders", low=1,
+                               high=1000)
     answer_mode: str = _setting("extractive", "how answers are written: quoted sentences, or "
                                 "an LLM (needs llm_base_url or llm_gguf)",
                                 choices=("extractive", "generate"))
@@ -173,6 +186,9 @@ class Config:
         if self.chunk_overlap * 2 >= self.chunk_tokens:
             raise ConfigError(f"setting 'chunk_overlap' ({self.chunk_overlap}) must be less than "
                               f"half of 'chunk_tokens' ({self.chunk_tokens})")
+        if self.reranker and not (Path(self.reranker).expanduser() / "config.json").is_file():
+            raise ConfigError(f"setting 'reranker' must name a local cross-encoder folder (with "
+                              f"config.json), got {self.reranker!r}")
         if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
             raise ConfigError(f"setting 'llm_base_url' must start with http:// or https://, "
                               f"got {self.llm_base_url!r}")
@@ -188,6 +204,15 @@ class Config:
         if odd:
             raise ConfigError(f"setting 'fetch_allow_private' lists host names or addresses "
                               f"(no scheme or path), got {', '.join(sorted(odd))}")
+        if self.store != "faiss" and not (
+                self.store.startswith("milvus://") and self.store.endswith(".db")
+                or self.store.startswith(("http://", "https://"))):
+            raise ConfigError(f"setting 'store' must be 'faiss', milvus:///path/to/file.db "
+                              f"(Milvus Lite) or http://host:19530 (a Milvus server), got "
+                              f"{self.store!r}")
+        if self.ray_address and not self.ingest_workers:
+            raise ConfigError("setting 'ray_address' needs 'ingest_workers' (--workers N): how "
+                              "many Ray workers embed")
         if self.llm_base_url and self.llm_gguf:
             raise ConfigError("settings 'llm_base_url' and 'llm_gguf' both name an LLM; "
                               "set only one")

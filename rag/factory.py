@@ -16,9 +16,10 @@ from index.embedding import Embedder
 from index.fetch import Fetcher
 from index.ingest import Ingester, index_identity
 from index.loaders.web import WebLoader
-from index.store import FaissStore
+from index.store import FaissStore, Store
 from index.watch import STATE_NAME, Ingest, Watcher
 from rag.config import Config
+from rag.rerank import CrossEncoderReranker
 from rag.retrieve import Retriever, Weights
 
 
@@ -39,22 +40,38 @@ def read_identity(config: Config) -> dict:
 
 
 def open_store(config: Config, *, writable: bool = False,
-               embedder: Embedder | None = None, chunker: SentenceChunker | None = None
-               ) -> FaissStore:
-    """Open the configured index; a writer (with embedder and chunker) creates it if missing."""
+               embedder: Embedder | None = None, chunker: SentenceChunker | None = None,
+               any_identity: bool = False) -> Store:
+    """Open the configured index in the configured store (`faiss`, or a Milvus URI); a writer
+    (with embedder and chunker) creates it if missing. `any_identity` skips the check that
+    the index was built with the configured model and chunker (for reindex)."""
+    if config.store == "faiss":
+        kind, options = FaissStore, {}
+    else:
+        from index.milvus import MilvusStore
+
+        kind, options = MilvusStore, {"uri": config.store}
     if writable and embedder is not None and chunker is not None:
-        return FaissStore.open(config.index, identity=index_identity(embedder, chunker),
-                               writable=True, create=True, dense_kind=config.dense_index)
-    return FaissStore.open(config.index, identity=read_identity(config), writable=writable)
+        return kind.open(config.index, identity=index_identity(embedder, chunker),
+                         writable=True, create=True, dense_kind=config.dense_index, **options)
+    return kind.open(config.index, identity=None if any_identity else read_identity(config),
+                     writable=writable, **options)
 
 
 def make_ingester(config: Config, progress: bool = True,
                   embedder: Embedder | None = None) -> Ingester:
+    """The configured ingester; with `ingest_workers` it chunks and embeds on Ray."""
     embedder = embedder or make_embedder(config)
     chunker = make_chunker(config, embedder)
+    encoder = None
+    if config.ingest_workers:
+        from index.distributed import RayEncoder
+
+        encoder = RayEncoder(config, workers=config.ingest_workers, address=config.ray_address,
+                             progress=progress)
     store = open_store(config, writable=True, embedder=embedder, chunker=chunker)
     return Ingester(store, embedder, chunker, Deduplicator(config.near_duplicate_threshold),
-                    batch_articles=config.commit_every, progress=progress)
+                    batch_articles=config.commit_every, progress=progress, encoder=encoder)
 
 
 def make_fetcher(config: Config) -> Fetcher:
@@ -88,10 +105,12 @@ def make_batch_ingest(config: Config, embedder: Embedder) -> Ingest:
     return ingest
 
 
-def make_retriever(config: Config, store: FaissStore) -> Retriever:
+def make_retriever(config: Config, store: Store) -> Retriever:
     weights = Weights(clause=config.weight_clause, dense=config.weight_dense,
                       date=config.weight_date, recency=config.weight_recency)
     return Retriever(store, make_embedder(config), mode=config.search_mode,
                      fusion=config.fusion, candidates=config.candidates, rrf_k=config.rrf_k,
                      weights=weights, clause_candidates=config.clause_candidates,
-                     reference_date=config.reference_datetime)
+                     reference_date=config.reference_datetime,
+                     reranker=CrossEncoderReranker(config.reranker) if config.reranker else None,
+                     rerank_top=config.rerank_top)

@@ -11,9 +11,11 @@ For a question the retriever
    article appeared within a day of a day named in the question + `recency` x how new it
    is when the question asks for the latest news. `Fusion.RRF` instead sums 1 / (rrf_k +
    rank) over the retrievers (rrf_k = 60, Cormack et al. 2009); it measured worse here;
-4. shares the top k round-robin between the named outlets, so that a question about
+4. optionally reorders each outlet's best `rerank_top` candidates with a reranker
+   (rag.rerank: a local cross-encoder, when one is configured);
+5. shares the top k round-robin between the named outlets, so that a question about
    several outlets gets evidence from each of them;
-5. collapses overlapping chunks of one article and identical texts to the best one.
+6. collapses overlapping chunks of one article and identical texts to the best one.
 
 Example:
     >>> retriever = Retriever(store, embedder)
@@ -34,8 +36,9 @@ from itertools import zip_longest
 import numpy as np
 
 from index.embedding import Embedder
-from index.store import FaissStore
+from index.store import Store
 from rag.query import Query, QueryParser
+from rag.rerank import Reranker
 from rag.schema import Filters, Passage
 
 
@@ -103,10 +106,11 @@ def collapse(passages: list[Passage], k: int) -> list[Passage]:
 class Retriever:
     """Finds passages for a question in a store (see the module docstring)."""
 
-    def __init__(self, store: FaissStore, embedder: Embedder, *, mode: Mode | str = Mode.HYBRID,
+    def __init__(self, store: Store, embedder: Embedder, *, mode: Mode | str = Mode.HYBRID,
                  fusion: Fusion | str = Fusion.WEIGHTED, candidates: int = 100, rrf_k: int = 60,
                  weights: Weights = Weights(), clause_candidates: int = 30,
-                 reference_date: datetime | None = None):
+                 reference_date: datetime | None = None, reranker: Reranker | None = None,
+                 rerank_top: int = 30):
         if candidates < 1:
             raise ValueError(f"setting 'candidates' must be at least 1, got {candidates}")
         if rrf_k < 1:
@@ -120,6 +124,8 @@ class Retriever:
         self.weights = weights
         self.clause_candidates = clause_candidates
         self._reference_date = reference_date
+        self.reranker = reranker
+        self.rerank_top = rerank_top
 
     @cached_property
     def reference_date(self) -> datetime:
@@ -155,11 +161,20 @@ class Retriever:
             group_filters = Filters(since=since, until=until, sources=group)
             parts = self._score(query, vector, group_filters, mode)
             scored.update(parts)
-            rankings.append(sorted(parts, key=lambda i: (-parts[i]["score"], i)))
+            ranking = sorted(parts, key=lambda i: (-parts[i]["score"], i))
+            rankings.append(self._rerank(text, ranking, scored) if self.reranker else ranking)
         order = round_robin(rankings)
         passages = [replace(p, score=scored[p.chunk_id]["score"], scores=scored[p.chunk_id])
                     for p in self.store.passages(order[: max(k * 4, k + 20)])]
         return collapse(passages, k)
+
+    def _rerank(self, question: str, ranking: list[int],
+                scored: dict[int, dict[str, float]]) -> list[int]:
+        """`ranking` with its first `rerank_top` ids reordered by the reranker."""
+        reranked = self.reranker.run(question, self.store.passages(ranking[: self.rerank_top]))
+        for passage in reranked:
+            scored[passage.chunk_id]["rerank"] = passage.scores["rerank"]
+        return [p.chunk_id for p in reranked] + ranking[self.rerank_top:]
 
     def _score(self, query: Query, vector: np.ndarray | None, filters: Filters,
                mode: Mode) -> dict[int, dict[str, float]]:

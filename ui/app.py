@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from datetime import date, datetime, time, timezone
 from typing import Mapping, Sequence
 
@@ -286,6 +287,10 @@ def serve(config: Config, watch: str | None = None) -> None:
     fresh in the background, every `config.watch_every`."""
     options = launch_options(config)
     backend = Backend(config)
+    # Load the embedding model (torch, sentence-transformers, the weights: seconds) while the
+    # page is built and served, rather than when the first question comes.
+    threading.Thread(target=lambda: backend.embedder.model, name="load-model",
+                     daemon=True).start()
     stop = backend.watch(watch, config.watch_seconds) if watch else None
     demo = build_app(config, backend)
     log.info("serving the chat on http://%s:%d%s", config.host, config.port,

@@ -148,9 +148,7 @@ class Backend:
         """Questions about the newest articles, one per outlet, to show what can be asked."""
         if self.rag is None:
             return []
-        rows = self.rag.retriever.store.db.execute(
-            "SELECT source, title FROM articles WHERE source IS NOT NULL AND title != '' "
-            "ORDER BY published_at DESC LIMIT 200").fetchall()
+        rows = self.rag.retriever.store.latest_titles(200)
         questions, outlets = [], set()
         for source, title in rows:
             if source not in outlets:

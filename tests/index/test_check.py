@@ -113,17 +113,31 @@ def test_read_only_store_answers_searches_and_refuses_writes(index_copy, embedde
 
 @pytest.fixture
 def read_only_index(index_copy):
-    """The index copy with write permission removed everywhere (restored afterwards)."""
+    """The index copy with write permission removed everywhere (restored afterwards); for
+    root, whom permissions do not stop, the copy is also bind-mounted read-only on itself."""
     paths = [index_copy, *index_copy.rglob("*")]
     for path in paths:
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    mounted = os.access(index_copy, os.W_OK) and _mount_read_only(index_copy)
     if os.access(index_copy, os.W_OK):
         for path in paths:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
-        pytest.skip("file permissions are not enforced for this user (root)")
+        pytest.skip("neither file permissions nor a read-only mount stop this user")
     yield index_copy
+    if mounted:
+        subprocess.run(["umount", "--lazy", str(index_copy)], check=True)
     for path in paths:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def _mount_read_only(folder) -> bool:
+    """Bind-mount `folder` read-only on itself (needs root); whether it worked."""
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)]).returncode:
+        return False
+    if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)]).returncode:
+        subprocess.run(["umount", str(folder)])
+        return False
+    return True
 
 
 def test_read_only_directory_still_answers(read_only_index, capsys):
@@ -170,3 +184,49 @@ def test_unreadable_database_is_one_clear_line(index_copy, capsys):
     assert main(["check", "--index", str(index_copy)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("newsrag: error:") and "not a database" in err
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """An empty 8 MB tmpfs (mounting needs root, as CI runs; skipped otherwise)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+@pytest.mark.parametrize("left", [0, 200_000], ids=["full", "fills-up-mid-ingest"])
+def test_disk_full_is_one_clear_error_and_keeps_the_index(small_disk, news_index, capsys,
+                                                          multihop_slice, left):
+    """An ingest onto a full disk, or one that fills up under it, ends with one line naming
+    the index and the full disk; the index keeps every article it had and stays consistent."""
+    index = shutil.copytree(news_index, small_disk / "idx")
+    with FaissStore.open(index) as store:
+        before = {row[0] for row in store.db.execute("SELECT id FROM articles")}
+    articles = small_disk.parent / "new.json"
+    articles.write_text(json.dumps(json.loads(multihop_slice[0].read_text())[:12]))
+    filler = small_disk / "filler"
+    with open(filler, "wb") as fh:  # leave `left` bytes free
+        disk = os.statvfs(small_disk)
+        os.posix_fallocate(fh.fileno(), 0, max(1, disk.f_bavail * disk.f_frsize - left))
+    capsys.readouterr()
+    code = main(["ingest", str(articles), "--index", str(index), "--commit-every", "2",
+                 "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the model's loading bar
+    assert code == 2, err
+    assert err.startswith("newsrag: error:") and "no space left" in err and str(index) in err
+    filler.unlink()
+    with FaissStore.open(index, writable=True) as store:  # as the next writer opens it
+        assert store.verify() == [] and store.check_files() == []
+        after = {row[0] for row in store.db.execute("SELECT id FROM articles")}
+    assert before <= after
+    if left:  # some batches were committed before the disk filled up, not all
+        assert len(before) < len(after) < len(before) + 12
+    else:
+        assert after == before

@@ -1,17 +1,12 @@
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 
-import pytest
-
+from eval.crash import check_after_kill, kill_when, newsrag
 from index.dedup import Deduplicator
 from index.ingest import Ingester, index_identity
 from index.store import FaissStore
 
-from tests.conftest import FIXTURES, ROOT, build_index
+from tests.conftest import FIXTURES
 
 
 def _ingest(path, embedder, chunker, sources):
@@ -79,29 +74,11 @@ def test_store_remove_then_reingest_restores(news_index, embedder, chunker, tmp_
     assert summary.added == 1 and counts["articles"] == before
 
 
-def _cli(*args, **kwargs):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "rag.cli", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
-
-
-def _committed_articles(index) -> int:
-    import sqlite3
-
-    try:
-        db = sqlite3.connect(f"file:{index / 'newsrag.sqlite'}?mode=ro", uri=True)
-        try:
-            return db.execute("SELECT count(*) FROM articles").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-
-
 def test_kill_9_mid_ingest_keeps_every_commit_and_resumes(tmp_path, multihop_slice):
     """SIGKILL a real ingest at several moments (during start-up, then after more and more
     commits, each time a random fraction of a second later); after every kill the index opens,
-    is consistent and keeps every article committed before; a final run completes it."""
+    is consistent and keeps every article committed before; a final run completes it.
+    (`python -m eval.bench_crash` does the same 50 times over the whole corpus.)"""
     import random
 
     corpus, _ = multihop_slice
@@ -114,26 +91,15 @@ def test_kill_9_mid_ingest_keeps_every_commit_and_resumes(tmp_path, multihop_sli
     committed: set[str] = set()
     kills = 0
     for target in (0, 3, 9, 15):
-        process = _cli(*args)
-        deadline = time.monotonic() + 120
-        while process.poll() is None and _committed_articles(index) < target and \
-                time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.5, 3.0) if target == 0 else rng.uniform(0.0, 1.0))
-        if process.poll() is not None:
+        delay = rng.uniform(0.5, 3.0) if target == 0 else rng.uniform(0.0, 1.0)
+        if not kill_when(newsrag(*args), index, after_articles=target, delay=delay):
             continue
-        process.send_signal(signal.SIGKILL)
-        process.wait()
         kills += 1
-        if not (index / "newsrag.sqlite").exists():
-            continue
-        with FaissStore.open(index) as store:
-            assert store.verify() == []
-            ids = {row[0] for row in store.db.execute("SELECT id FROM articles")}
-        assert committed <= ids, "an article committed before a kill was lost"
-        committed = ids
+        check = check_after_kill(index, committed)
+        assert check.survived, (check.problems, check.lost)
+        committed = check.articles
     assert kills >= 3, f"only {kills} kills landed before the ingest finished"
-    finished = _cli(*args)
+    finished = newsrag(*args, stderr=subprocess.PIPE)
     assert finished.wait(timeout=300) == 0, finished.stderr.read().decode()
     with FaissStore.open(index) as store:
         assert store.counts()["articles"] == len(records)

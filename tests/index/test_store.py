@@ -1,32 +1,13 @@
 import json
 import sqlite3
-from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 
-from index.articles import Article
 from index.chunking import SentenceChunker
 from index.store import FaissStore, IndexLockedError, IndexMismatchError
 from rag.schema import Filters
-
-IDENTITY = {"model": "test-model", "dimension": 4, "chunker": "sentence", "chunk_tokens": 200,
-            "chunk_overlap": 40}
-
-
-def _article(n: int, source: str, day: int) -> Article:
-    return Article.create(title=f"Story {n}", body=f"Body of story {n} about topic{n}.",
-                          source=source, url=f"https://news.example/{n}",
-                          published_at=datetime(2024, 1, day, tzinfo=timezone.utc))
-
-
-def _item(article: Article, direction: int):
-    from index.articles import Chunk
-
-    chunk = Chunk(article.id, 0, 0, len(article.body), article.body, header=article.title)
-    vector = np.zeros((1, 4), dtype=np.float32)
-    vector[0, direction] = 1.0
-    return article, [chunk], vector
+from tests.index.test_store_conformance import IDENTITY, _article, _item
 
 
 @pytest.fixture
@@ -35,19 +16,6 @@ def store(tmp_path):
         s.upsert([_item(_article(1, "Alpha", 1), 0), _item(_article(2, "Beta", 5), 1),
                   _item(_article(3, "Alpha", 9), 2)])
         yield s
-
-
-def test_dense_and_keyword_search_with_filters(store):
-    top = store.dense_search(np.array([0, 1, 0, 0], dtype=np.float32), k=1)
-    assert store.passages([top[0][0]])[0].title == "Story 2"
-    only_alpha = store.dense_search(np.array([0, 1, 0, 0], dtype=np.float32), k=3,
-                                    filters=Filters(sources=("alpha",)))
-    assert {store.passages([i])[0].source for i, _ in only_alpha} == {"Alpha"}
-    late = store.keyword_search("story", k=5,
-                                filters=Filters(since=datetime(2024, 1, 4, tzinfo=timezone.utc)))
-    assert sorted(store.passages([i])[0].title for i, _ in late) == ["Story 2", "Story 3"]
-    best = store.keyword_search("topic3", k=5)[0][0]
-    assert store.passages([best])[0].title == "Story 3"
 
 
 def test_reopen_reads_what_was_committed_and_writes_no_pickle(store, tmp_path):
@@ -60,15 +28,6 @@ def test_reopen_reads_what_was_committed_and_writes_no_pickle(store, tmp_path):
     with FaissStore.open(tmp_path / "idx", identity=IDENTITY) as again:
         assert again.counts() == {"articles": 3, "chunks": 3}
         assert again.keyword_search("topic2", k=1)
-
-
-def test_delete_removes_article_chunks_and_vectors(store):
-    gone = store.find_ids(["https://news.example/2/"])
-    assert store.delete(gone) == 1
-    assert store.counts() == {"articles": 2, "chunks": 2}
-    hits = store.dense_search(np.array([0, 1, 0, 0], dtype=np.float32), k=3)
-    assert "Story 2" not in [store.passages([i])[0].title for i, _ in hits]
-    assert not store.keyword_search("topic2", k=3)
 
 
 def test_other_model_or_chunker_is_refused_with_how_to_rebuild(store, tmp_path):

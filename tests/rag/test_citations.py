@@ -1,3 +1,5 @@
+from hypothesis import given, settings, strategies as st
+
 from rag.citations import check, markers, supported
 from rag.schema import Passage
 
@@ -42,3 +44,28 @@ def test_unsupported_sentence_is_flagged():
 def test_no_markers_at_all_is_not_valid():
     report = check("The reservoir is at 31 percent.", PASSAGES)
     assert not report.valid and report.citations == []
+
+
+# Property tests: whatever a model writes, the checked text cites only passages that exist.
+WORDS = st.sampled_from(["The", "reservoir", "stands", "at", "31", "percent", "gardens",
+                         "mayor", "resigned", ".", ",", "!", "?", "\n", "[", "]", "(1)"])
+MARKS = st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=3).map(
+    lambda numbers: "[" + ", ".join(map(str, numbers)) + "]")
+TEXTS = st.lists(WORDS | MARKS, max_size=40).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, st.integers(min_value=0, max_value=2))
+def test_checked_text_cites_only_existing_passages(text, count):
+    passages = PASSAGES[:count]
+    report = check(text, passages)
+    assert all(1 <= n <= count for n in markers(report.text))
+    assert report.removed == sum(not 1 <= n <= count for n in markers(text))
+    for citation in report.citations:
+        assert citation.passage is passages[citation.n - 1]
+        if citation.span:
+            start, end = citation.span
+            assert 0 <= start < end <= len(citation.passage.text)
+    again = check(report.text, passages)
+    assert again.removed == 0 and again.text == report.text
+

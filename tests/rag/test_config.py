@@ -53,3 +53,15 @@ def test_fetch_and_watch_settings():
         Config.load({"fetch_allow_private": "http://10.0.0.1/"}, environ={})
     with pytest.raises(ConfigError, match="fetch_timeout.*between"):
         Config.load({"fetch_timeout": 0}, environ={})
+
+
+def test_store_and_ray_settings():
+    assert Config.load({}, environ={}).store == "faiss"
+    for good in ("milvus:///data/news.db", "milvus://news.db", "http://milvus:19530"):
+        assert Config.load({"store": good}, environ={}).store == good
+    for bad in ("milvus", "milvus:///data/news", "sqlite:///x.db"):
+        with pytest.raises(ConfigError, match="setting 'store' must be"):
+            Config.load({"store": bad}, environ={})
+    assert Config.load({}, environ={"NEWSRAG_INGEST_WORKERS": "4"}).ingest_workers == 4
+    with pytest.raises(ConfigError, match="'ray_address' needs 'ingest_workers'"):
+        Config.load({"ray_address": "auto"}, environ={})

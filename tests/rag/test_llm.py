@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from eval.serving import stop
 from rag.config import Config, ConfigError
 from rag.llm import LLMUnavailable, LlamaCppChat, bundled_gguf_path, check_server, make_chat_model
 
@@ -56,12 +57,7 @@ def server_config(smollm2, tmp_path_factory):
                 time.sleep(0.3)
         yield config
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def test_server_backend_answers_and_streams(server_config):

@@ -8,14 +8,8 @@ the fixture index (one test adds articles to it); each test gets a fresh page.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,11 +17,8 @@ import pytest
 playwright = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-ROOT = Path(__file__).resolve().parents[2]
+from eval.serving import CHROMIUM, CHROMIUM_ARGS, served  # noqa: E402
+
 SCREENSHOT = Path("/tmp/newsrag-ui.png")
 TRAM = "How much will the new tram line cost?"
 LIGHTHOUSE = {"title": "Lighthouse museum reopens <script>alert(1)</script>",
@@ -41,47 +32,12 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/ch
                                 "(apt-get install chromium, or run `make test` as root)")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(index: Path, folder: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """`newsrag serve` over `index` on a free port, once it answers; returns (process, url)."""
-    port = free_port()
-    log_path = folder / f"serve-{port}.log"
-    environ = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(folder / "gradio"),
-               "NEWSRAG_USER": "", "NEWSRAG_PASSWORD": "", **env}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port",
-             str(port)], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"newsrag serve did not start:\n{log_path.read_text()}")
-            time.sleep(0.5)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=20)
-
-
 @pytest.fixture(scope="module")
 def server(news_index, tmp_path_factory):
     """URL of the chat over a copy of the fixture index, served for the whole module."""
     folder = tmp_path_factory.mktemp("ui")
-    process, url = start_server(shutil.copytree(news_index, folder / "idx"), folder)
-    yield url
-    stop(process)
+    with served(shutil.copytree(news_index, folder / "idx"), folder) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -236,9 +192,7 @@ def test_the_index_tab_describes_the_index(page):
 
 
 def test_a_login_is_required_when_user_and_password_are_set(browser, news_index, tmp_path):
-    process, url = start_server(news_index, tmp_path, NEWSRAG_USER="ann",
-                                NEWSRAG_PASSWORD="s3cret")
-    try:
+    with served(news_index, tmp_path, NEWSRAG_USER="ann", NEWSRAG_PASSWORD="s3cret") as url:
         page = browser.new_page()
         page.goto(url)
         page.get_by_label("username").fill("ann")
@@ -250,5 +204,3 @@ def test_a_login_is_required_when_user_and_password_are_set(browser, news_index,
         page.get_by_role("button", name="Login").click()
         expect(page.locator("#status")).to_contain_text("articles", timeout=30_000)
         page.close()
-    finally:
-        stop(process)
