@@ -62,3 +62,23 @@ def test_importing_newsrag_makes_openmp_threads_sleep():
                                      capture_output=True, text=True, check=True).stdout.strip()
     assert run(env) == "PASSIVE"
     assert run({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+
+
+def test_only_the_sentences_sharing_most_question_words_are_embedded(embedder):
+    from rag.answer import ExtractiveAnswerer
+    from rag.schema import Passage
+
+    text = ("Kyiv asked NATO allies for Patriot systems. The weather was mild. "
+            "Ukraine's membership bid was delayed by NATO. Markets closed higher.")
+    passage = Passage(chunk_id=1, article_id="a", title="T", source="S", published_at=None,
+                      url=None, text=text, start=0, end=len(text))
+    counting = CountingEmbedder(embedder)
+    answerer = ExtractiveAnswerer(counting, embed_sentences=2)
+    ranked = answerer.sentences("Why did NATO delay Ukraine's membership bid?", [passage])
+    assert len(ranked) == 4
+    embedded = [t for t in counting.texts if not t.startswith("Why did")]
+    assert embedded == ["Ukraine's membership bid was delayed by NATO.",
+                        "Kyiv asked NATO allies for Patriot systems."]
+    assert ranked[0].text == "Ukraine's membership bid was delayed by NATO."
+    with pytest.raises(ValueError, match="embed_sentences"):
+        ExtractiveAnswerer(embedder, embed_sentences=0)
