@@ -110,8 +110,7 @@ def _names(text: str) -> set[str]:
 class SentenceVectors:
     """Embeds sentences, each distinct text once, remembering the last `size` vectors.
 
-    Embedding the ~100 sentences of ten passages is most of an extractive answer's time;
-    retrieved passages recur between questions (and overlapping chunks share sentences),
+    Embedding sentences is most of an extractive answer's time; retrieved passages recur between questions (and overlapping chunks share sentences),
     so each text is embedded once and kept (384 float32: 1.5 KB a sentence). Thread-safe.
 
     Example:

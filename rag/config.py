@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from rag.rerank import model_folder
 
 MIN_WATCH_SECONDS, MAX_WATCH_SECONDS = 10, 7 * 86400
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
@@ -186,9 +187,11 @@ class Config:
         if self.chunk_overlap * 2 >= self.chunk_tokens:
             raise ConfigError(f"setting 'chunk_overlap' ({self.chunk_overlap}) must be less than "
                               f"half of 'chunk_tokens' ({self.chunk_tokens})")
-        if self.reranker and not (Path(self.reranker).expanduser() / "config.json").is_file():
-            raise ConfigError(f"setting 'reranker' must name a local cross-encoder folder (with "
-                              f"config.json), got {self.reranker!r}")
+        if self.reranker:
+            try:
+                model_folder(self.reranker)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
         if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
             raise ConfigError(f"setting 'llm_base_url' must start with http:// or https://, "
                               f"got {self.llm_base_url!r}")

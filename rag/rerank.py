@@ -30,14 +30,20 @@ class Reranker(Protocol):
     def run(self, question: str, passages: list[Passage]) -> list[Passage]: ...
 
 
+def model_folder(path: str | Path) -> Path:
+    """`path` as a local model folder; ValueError naming the setting when it is not one."""
+    folder = Path(path).expanduser()
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"setting 'reranker' must name a local cross-encoder folder (with "
+                         f"config.json), got {str(path)!r}")
+    return folder
+
+
 class CrossEncoderReranker:
     """Scores (question, passage) pairs with a local sentence-transformers cross-encoder."""
 
     def __init__(self, path: str | Path, *, batch_size: int = 16):
-        self.path = Path(path).expanduser()
-        if not (self.path / "config.json").is_file():
-            raise ValueError(f"setting 'reranker' must name a local cross-encoder folder (with "
-                             f"config.json); {str(self.path)!r} is not one")
+        self.path = model_folder(path)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
