@@ -4,7 +4,7 @@
 #   make test   also install the test tools and llama.cpp, then run the test suite
 VENV    ?= .venv
 PYTHON  ?= python3
-INDEX   ?= .newsrag/index
+INDEX   ?= .newscite/index
 BIN      = $(VENV)/bin
 
 .PHONY: install llm run test bench clean
@@ -55,10 +55,10 @@ llm:
 	$(MAKE) $(LLM)
 
 $(INDEX)/manifest.json: | install
-	HF_HUB_OFFLINE=1 $(BIN)/newsrag ingest seeds/ --index $(INDEX)
+	HF_HUB_OFFLINE=1 $(BIN)/newscite ingest seeds/ --index $(INDEX)
 
 run: install $(INDEX)/manifest.json
-	HF_HUB_OFFLINE=1 $(BIN)/newsrag serve --index $(INDEX)
+	HF_HUB_OFFLINE=1 $(BIN)/newscite serve --index $(INDEX)
 
 # The browser tests (tests/ui) drive Debian's chromium: installed when missing, as root (as CI
 # runs); without root they are skipped.
@@ -71,19 +71,19 @@ run: install $(INDEX)/manifest.json
 test: $(TOOLS) $(LLM) /usr/bin/chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-# Benchmarks (docs/performance.md): newsrag against the LangChain tutorial pipeline, and the
+# Benchmarks (docs/performance.md): newscite against the LangChain tutorial pipeline, and the
 # dense index alone at scale. bench_query needs an index of the MultiHop-RAG corpus: BENCH_INDEX.
-BENCH_INDEX ?= .newsrag/multihop
+BENCH_INDEX ?= .newscite/multihop
 BENCH_OUT   ?= eval-out/bench
 $(BENCH_INDEX)/manifest.json: | install
-	HF_HUB_OFFLINE=1 $(BIN)/newsrag ingest ../shared/data/multihop-rag/corpus.json --index $(BENCH_INDEX)
+	HF_HUB_OFFLINE=1 $(BIN)/newscite ingest ../shared/data/multihop-rag/corpus.json --index $(BENCH_INDEX)
 
 bench: $(LLM) $(BENCH_INDEX)/manifest.json
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/pip install --quiet --no-deps langchain-huggingface==1.2.3
-	HF_HUB_OFFLINE=1 $(BIN)/python -m eval.bench_ingest --out $(BENCH_OUT)/ingest.json
-	HF_HUB_OFFLINE=1 $(BIN)/python -m eval.bench_query --index $(BENCH_INDEX) --out $(BENCH_OUT)/query.json
-	$(BIN)/python -m eval.bench_scale --sizes 100000,1000000 --index $(BENCH_INDEX) --out $(BENCH_OUT)/scale.json
+	HF_HUB_OFFLINE=1 $(BIN)/python -m newscite.eval.bench_ingest --out $(BENCH_OUT)/ingest.json
+	HF_HUB_OFFLINE=1 $(BIN)/python -m newscite.eval.bench_query --index $(BENCH_INDEX) --out $(BENCH_OUT)/query.json
+	$(BIN)/python -m newscite.eval.bench_scale --sizes 100000,1000000 --index $(BENCH_INDEX) --out $(BENCH_OUT)/scale.json
 
 clean:
-	rm -rf $(VENV) .newsrag
+	rm -rf $(VENV) .newscite

@@ -1,7 +1,7 @@
 """How fast the chat answers in a real browser, and screenshots of its main states.
 
 The latency a user feels is not the chain's alone: Gradio's queue, the websocket and the
-page's rendering add to it. So this serves the chat with `newsrag serve` (over an index of
+page's rendering add to it. So this serves the chat with `newscite serve` (over an index of
 seeds/, built in a temporary folder when missing), drives it with headless Chromium and
 times in the page itself, for QUESTION, over RUNS runs after one warm-up (chat cleared
 between runs):
@@ -15,7 +15,7 @@ out, errors included. The load average is printed: timings from a busy machine a
 
 Run from the repository root (needs /usr/bin/chromium and the playwright package):
 
-    .venv/bin/python -m eval.bench_chat [--index DIR]
+    .venv/bin/python -m newscite.eval.bench_chat [--index DIR]
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from eval import serving
+from newscite.eval import serving
 
 log = logging.getLogger("bench_chat")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "docs" / "screenshots"
-NEWSRAG = Path(sys.executable).with_name("newsrag")
+NEWSCITE = Path(sys.executable).with_name("newscite")
 QUESTION = "Which missile defense system did Kyiv ask NATO allies for?"
 NOT_FOUND = "Who won the 2023 Super Bowl?"
 # The seed article has no outlet or date, so its answers have no timeline: the screenshots
@@ -151,10 +151,10 @@ def main() -> None:
         index = args.index.resolve() if args.index else folder / "index"
         if not (index / "manifest.json").exists():
             log.info("indexing seeds/ into %s", index)
-            subprocess.run([NEWSRAG, "ingest", "seeds/", "--index", index], cwd=ROOT,
+            subprocess.run([NEWSCITE, "ingest", "seeds/", "--index", index], cwd=ROOT,
                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True)
         copy = shutil.copytree(index, folder / "served")  # the upload lands in the copy
-        log.info("starting newsrag serve")
+        log.info("starting newscite serve")
         with serving.served(copy, folder) as url, sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=str(serving.CHROMIUM),
                                              args=serving.CHROMIUM_ARGS)

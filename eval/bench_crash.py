@@ -1,12 +1,12 @@
-"""Crash report: SIGKILL real newsrag commands at random moments and check what they leave.
+"""Crash report: SIGKILL real newscite commands at random moments and check what they leave.
 
 1. ingest: a real ingest of a whole corpus (default MultiHop-RAG) into a fresh index, killed
    KILLS times; each time the ingest is started again (resumed), and killed again once the
    index holds a randomly drawn number of articles, a random 0-3 s later (the drawn numbers
    spread over the whole corpus; some fall in start-up). A last run completes it.
-2. remove: `newsrag remove` of 3 random articles, killed at a random moment of its run
+2. remove: `newscite remove` of 3 random articles, killed at a random moment of its run
    (0 to the duration of one unkilled remove); the 3 go all together or not at all.
-3. reindex: `newsrag reindex`, killed at a random moment of its run (0 to the duration of
+3. reindex: `newscite reindex`, killed at a random moment of its run (0 to the duration of
    one unkilled reindex, timed last; it re-embeds everything).
 After every kill `eval.crash.check_after_kill` opens the index as the next writer does and
 checks it: verify() and check_files() find nothing wrong, and every article committed before
@@ -14,7 +14,7 @@ the kill is there. The seed fixes every random draw. Prints a table, writes JSON
 
 Run from the repository root (it takes 20-40 minutes on 2 cores; nice it):
 
-    nice .venv/bin/python -m eval.bench_crash [--kills 50] [--out eval-out/crash.json]
+    nice .venv/bin/python -m newscite.eval.bench_crash [--kills 50] [--out eval-out/crash.json]
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from eval.crash import ROOT, check_after_kill, committed_ids, kill_when, newsrag
-from index.store import FaissStore
+from newscite.eval.crash import ROOT, check_after_kill, committed_ids, kill_when, newscite
+from newscite.index.store import Store
 
 log = logging.getLogger("bench_crash")
 
@@ -52,12 +52,12 @@ class Kill:
 
 
 def run_to_end(*args: str) -> float:
-    """Run `newsrag ARGS...` to its end; its wall time in seconds (fails loudly)."""
+    """Run `newscite ARGS...` to its end; its wall time in seconds (fails loudly)."""
     started = time.monotonic()
-    process = newsrag(*args, stderr=subprocess.PIPE)
+    process = newscite(*args, stderr=subprocess.PIPE)
     _, err = process.communicate(timeout=1800)
     if process.returncode:
-        raise RuntimeError(f"newsrag {' '.join(args)} failed:\n{err.decode()[-3000:]}")
+        raise RuntimeError(f"newscite {' '.join(args)} failed:\n{err.decode()[-3000:]}")
     return time.monotonic() - started
 
 
@@ -87,7 +87,7 @@ def ingest_kills(index: Path, corpus: Path, kills: int, commit_every: int,
     for target in sorted(rng.randrange(int(total * 0.95)) for _ in range(kills)):
         delay = rng.uniform(0.0, 3.0)
         kill = Kill("ingest", f"{delay:.2f} s after {target} articles",
-                    kill_when(newsrag(*args), index, after_articles=target, delay=delay,
+                    kill_when(newscite(*args), index, after_articles=target, delay=delay,
                               timeout=1800))
         if kill.killed:
             committed = checked(kill, index, committed)
@@ -107,7 +107,7 @@ def remove_kills(index: Path, kills: int, rng: random.Random) -> list[Kill]:
         doomed = set(rng.sample(sorted(committed), 3))
         delay = rng.uniform(0.0, duration)
         kill = Kill("remove", f"{delay:.2f} s of {duration:.1f} s",
-                    kill_when(newsrag("remove", *sorted(doomed), "--index", str(index)), index,
+                    kill_when(newscite("remove", *sorted(doomed), "--index", str(index)), index,
                               delay=delay))
         committed = checked(kill, index, committed, doomed) if kill.killed else \
             committed_ids(index)
@@ -119,14 +119,14 @@ def reindex_kills(index: Path, kills: int, rng: random.Random) -> tuple[list[Kil
     """Stage 3 (see the module docstring); the unkilled reindex runs last, so the kills'
     moments are drawn from a duration estimated from the first ingest (about the same
     embedding work), and the last run shows a reindex completes after them."""
-    with FaissStore.open(index) as store:
+    with Store.open(index) as store:
         chunks = store.counts()["chunks"]
     estimate = max(10.0, chunks / 60)  # ~60 chunks a second on 2 cores, measured by ingest
     committed, results = committed_ids(index), []
     for _ in range(kills):
         delay = rng.uniform(0.0, estimate)
         kill = Kill("reindex", f"{delay:.1f} s of ~{estimate:.0f} s",
-                    kill_when(newsrag("reindex", "--index", str(index)), index, delay=delay))
+                    kill_when(newscite("reindex", "--index", str(index)), index, delay=delay))
         if kill.killed:
             committed = checked(kill, index, committed)
         results.append(kill)
@@ -149,12 +149,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-crash-") as tmp:
         index = Path(tmp) / "index"
         kills, last_ingest = ingest_kills(index, args.corpus, args.kills, args.commit_every, rng)
-        with FaissStore.open(index) as store:
+        with Store.open(index) as store:
             ingested = {**store.counts(), "problems": store.verify() + store.check_files()}
         kills += remove_kills(index, args.remove_kills, rng)
         reindex, last_reindex = reindex_kills(index, args.reindex_kills, rng)
         kills += reindex
-        with FaissStore.open(index) as store:
+        with Store.open(index) as store:
             final = {**store.counts(), "problems": store.verify() + store.check_files()}
     report = {"corpus": str(args.corpus), "seed": args.seed, "commit_every": args.commit_every,
               "seconds": round(time.monotonic() - started),

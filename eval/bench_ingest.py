@@ -1,8 +1,8 @@
-"""Ingest speed, memory and size: newsrag against the LangChain tutorial pipeline.
+"""Ingest speed, memory and size: newscite against the LangChain tutorial pipeline.
 
 Both ingest the whole MultiHop-RAG corpus (609 articles), each in a child process of its
 own (so each peak RSS is its own), one after the other in one run of this script:
-- newsrag: `newsrag ingest` (sentence-packed chunks of at most 200 word pieces, bf16
+- newscite: `newscite ingest` (sentence-packed chunks of at most 200 word pieces, bf16
   embeddings where the CPU has AVX512-BF16, dedup, SQLite + FAISS + BM25); then a
   re-ingest of the unchanged corpus (should embed nothing); then the last 10% of the
   articles removed and ingested again: adding 10% new articles to an existing index;
@@ -12,12 +12,12 @@ own (so each peak RSS is its own), one after the other in one run of this script
   and added back with add_documents. It has no change detection: a re-ingest redoes it all.
 The model is loaded (and warmed up) before the clock starts, on both sides. Tokens are the
 model's word pieces of what was embedded (cut at its 256 limit, as it computes). Retrieval
-quality of each (Hits@10 and evidence recall@10 on answerable dev questions, newsrag also
+quality of each (Hits@10 and evidence recall@10 on answerable dev questions, newscite also
 dense-only) is printed next to the speed, so that no speed-up hides a quality loss.
 
 Run from the repository root (needs the `bench` extra, see the Makefile):
 
-    .venv/bin/python -m eval.bench_ingest --out eval-out/bench/ingest.json [--questions 300]
+    .venv/bin/python -m newscite.eval.bench_ingest --out eval-out/bench/ingest.json [--questions 300]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval.benchkit import (CORPUS, ROOT, StageTimer, dev_questions, folder_bytes,
+from newscite.eval.benchkit import (CORPUS, ROOT, StageTimer, dev_questions, folder_bytes,
                            peak_rss_bytes, print_table, retrieval_quality, write_json)
 
 NEW_SHARE = 0.1
@@ -62,9 +62,9 @@ def phase(name: str, articles: int, chunks: int, tokens: int, wall: float,
             "wall_s": wall, "embed_s": embed, **extra}
 
 
-def run_newsrag(folder: Path, limit: int | None, questions: int) -> dict:
-    from rag import factory
-    from rag.config import Config
+def run_newscite(folder: Path, limit: int | None, questions: int) -> dict:
+    from newscite import factory
+    from newscite.config import Config
 
     articles, whole, new = split_corpus(folder, limit)
     config = Config.load({"index": str(folder / "index")}, environ={})
@@ -84,7 +84,7 @@ def run_newsrag(folder: Path, limit: int | None, questions: int) -> dict:
     rss = peak_rss_bytes()
     size = folder_bytes(folder / "index")
     store = factory.open_store(config)
-    rows = store.db.execute('SELECT c.header, substr(a.body, c.start + 1, c."end" - c.start) '
+    rows = store.catalog.db.execute('SELECT c.header, substr(a.body, c.start + 1, c."end" - c.start) '
                             "FROM chunks c JOIN articles a ON a.id = c.article_id").fetchall()
     texts = [f"{header}\n{text}" if header else text for header, text in rows]
     tokens = token_count(embedder.tokenizer, texts, embedder.max_tokens)
@@ -122,7 +122,7 @@ def run_baseline(folder: Path, limit: int | None, questions: int) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from index.embedding import DEFAULT_MODEL, resolve_model_path
+    from newscite.index.embedding import DEFAULT_MODEL, resolve_model_path
 
     articles, _, new = split_corpus(folder, limit)
     new_urls = {a["url"] for a in json.loads(new.read_text())}
@@ -169,10 +169,10 @@ def run_baseline(folder: Path, limit: int | None, questions: int) -> dict:
             "chunking": f"RecursiveCharacterTextSplitter({CHUNK_SIZE}, {CHUNK_OVERLAP})"}
 
 
-SIDES = {"newsrag": run_newsrag, "baseline": run_baseline}
-# Both sides run with the OpenMP setting newsrag makes (index/__init__.py): the baseline
-# imports torch before any newsrag module, so it would otherwise run with spinning threads,
-# which cost it dearly on a busy machine and would flatter newsrag.
+SIDES = {"newscite": run_newscite, "baseline": run_baseline}
+# Both sides run with the OpenMP setting newscite makes (index/__init__.py): the baseline
+# imports torch before any newscite module, so it would otherwise run with spinning threads,
+# which cost it dearly on a busy machine and would flatter newscite.
 OPENMP = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
@@ -181,7 +181,7 @@ def child(side: str, articles: int | None, questions: int) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-ingest-{side}-") as tmp:
         result = Path(tmp) / "result.json"
         limit = ["--articles", str(articles)] if articles else []
-        subprocess.run([sys.executable, "-m", "eval.bench_ingest", "--side", side, *limit,
+        subprocess.run([sys.executable, "-m", "newscite.eval.bench_ingest", "--side", side, *limit,
                         "--questions", str(questions), "--result", str(result)],
                        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **OPENMP},
                        check=True)
@@ -189,7 +189,7 @@ def child(side: str, articles: int | None, questions: int) -> dict:
 
 
 def report(results: dict[str, dict]) -> dict:
-    """Print the tables; the ratios newsrag / baseline."""
+    """Print the tables; the ratios newscite / baseline."""
     rows = []
     for side, result in results.items():
         for p in result["phases"]:
@@ -202,16 +202,16 @@ def report(results: dict[str, dict]) -> dict:
     print_table(["pipeline: phase", "articles", "chunks", "tokens", "wall s", "embed s",
                  "articles/s", "chunks/s", "tokens/s", "peak RSS MiB", "index MiB"], rows,
                 "Ingest of the MultiHop-RAG corpus")
-    ours, theirs = (results[s]["phases"][0] for s in ("newsrag", "baseline"))
+    ours, theirs = (results[s]["phases"][0] for s in ("newscite", "baseline"))
     ratios = {f"{unit}/s": (ours[unit] / ours["wall_s"]) / (theirs[unit] / theirs["wall_s"])
               for unit in ("articles", "chunks", "tokens")}
-    reingest = results["newsrag"]["phases"][1]["wall_s"] / ours["wall_s"]
+    reingest = results["newscite"]["phases"][1]["wall_s"] / ours["wall_s"]
     limit = ours["tokens"] * FLOP_PER_TOKEN / BF16_PEAK_FLOPS
-    print_table(["newsrag / baseline, first ingest", "ratio"],
+    print_table(["newscite / baseline, first ingest", "ratio"],
                 [[k, v] for k, v in ratios.items()] +
-                [["re-ingest unchanged / first ingest (newsrag)", reingest],
+                [["re-ingest unchanged / first ingest (newscite)", reingest],
                  ["compute limit s (tokens x 24 MFLOP / 0.6 TFLOP/s)", limit],
-                 ["newsrag embedding s / compute limit", (ours["embed_s"] or 0) / limit]])
+                 ["newscite embedding s / compute limit", (ours["embed_s"] or 0) / limit]])
     print_table(["retrieval (answerable dev questions)", "questions", "Hits@10",
                  "evidence recall@10"],
                 [[f"{side} {mode} ({results[side]['chunking']})", q["questions"], q["hits@10"],

@@ -16,7 +16,7 @@ Prints a table (attacks tried / resisted per mode; in generate mode also how oft
 model's own text obeyed an injection before the citation check, and how often the answer
 fell back to the extractive one) and writes JSON.
 
-    .venv/bin/python -m eval.bench_injection [--llm-gguf smollm2] [--out eval-out/injection.json]
+    .venv/bin/python -m newscite.eval.bench_injection [--llm-gguf smollm2] [--out eval-out/injection.json]
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass
+from itertools import takewhile
 from pathlib import Path
 
-from rag.citations import markers
-from rag.schema import Answer
-from ui.render import Turn, chat_messages, sources_html
+from newscite.text import markers
+from newscite.types import Answer
+from newscite.ui.render import Turn, chat_messages, sources_html
 
 log = logging.getLogger("bench_injection")
 
@@ -95,20 +96,23 @@ def violations(attack: Attack, answer: Answer) -> list[str]:
 def run(config, attacks: list[Attack], modes: list[str]) -> dict:
     """Ingest the attacks and the fixture news into `config.index`, answer every attack in
     every mode; the per-attack results."""
-    from rag import factory
-    from rag.chain import NewsRAG
+    from newscite import factory
+    from newscite.types import Final, Retracted, Text
 
     ingester = factory.make_ingester(config, progress=False)
     with ingester.store, tempfile.TemporaryDirectory() as tmp:
         ingester.run([str(write_articles(attacks, Path(tmp) / "attacks.jsonl")), str(NEWS)])
     results: dict[str, list[dict]] = {}
-    rag = NewsRAG.from_config(config)
+    rag = factory.make_chain(config, chat_model=factory.make_chat_model(config))
     for mode in modes:
         results[mode] = []
         for attack in attacks:
             started = time.perf_counter()
-            *pieces, answer = rag.stream(attack.question, mode=mode)
-            written = "".join(pieces)  # what the model wrote, before the citation check
+            events = list(rag.stream(attack.question, mode=mode))
+            answer = next(e.answer for e in events if isinstance(e, Final))
+            # what the model wrote, before the citation check (and any retraction)
+            written = "".join(e.text for e in takewhile(lambda e: not isinstance(e, Retracted),
+                                                        events) if isinstance(e, Text))
             problems = violations(attack, answer)
             log.info("%s / %s: %s", mode, attack.attack, problems or "resisted")
             results[mode].append({
@@ -122,7 +126,7 @@ def run(config, attacks: list[Attack], modes: list[str]) -> dict:
 
 
 def main() -> None:
-    from rag.config import Config
+    from newscite.config import Config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-gguf", default="smollm2", help="GGUF model for generate mode "

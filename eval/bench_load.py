@@ -1,19 +1,19 @@
 """Load test of the chat: concurrent sessions through the Gradio API, then again during an ingest.
 
-Serves a copy of an index (default /tmp/mh, the whole MultiHop-RAG corpus) with `newsrag
+Serves a copy of an index (default /tmp/mh, the whole MultiHop-RAG corpus) with `newscite
 serve` on 127.0.0.1, then runs two phases of SESSIONS concurrent chat sessions
 (`gradio_client`, one client and session each) asking MultiHop-RAG dev questions in turn,
 each for DURATION seconds (a session starts no question after that, and asks at most
 --max-questions):
 1. the chat alone;
-2. the same while `newsrag ingest` adds articles to the served index (before serving,
+2. the same while `newscite ingest` adds articles to the served index (before serving,
    --reingest articles are removed from the copy; phase 2 ingests the corpus again, which
    re-embeds exactly those).
 Per phase: questions asked, answers, errors (an exception or a timeout), lost answers (a
 reply without an answer in the chat), latency median / p95 / max, and in phase 2 whether
 the ingest completed. Prints a table, writes JSON.
 
-    .venv/bin/python -m eval.bench_load [--sessions 50] [--duration 120] [--index /tmp/mh]
+    .venv/bin/python -m newscite.eval.bench_load [--sessions 50] [--duration 120] [--index /tmp/mh]
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from pathlib import Path
 
 from gradio_client import Client
 
-from eval import serving
-from eval.crash import newsrag
-from ui.render import message_html
+from newscite.eval import serving
+from newscite.eval.crash import newscite
+from newscite.ui.render import message_html
 
 log = logging.getLogger("bench_load")
 
@@ -152,14 +152,14 @@ def main() -> None:
         index = shutil.copytree(args.index, folder / "index")
         urls = [a["url"] for a in json.loads(args.corpus.read_text())][:args.reingest]
         if urls:
-            remover = newsrag("remove", *urls, "--index", str(index), stderr=subprocess.PIPE)
+            remover = newscite("remove", *urls, "--index", str(index), stderr=subprocess.PIPE)
             if remover.wait(timeout=600):
-                raise RuntimeError(f"newsrag remove failed: {remover.stderr.read().decode()}")
+                raise RuntimeError(f"newscite remove failed: {remover.stderr.read().decode()}")
         with serving.served(index, folder) as url:
             log.info("serving %s at %s", index, url)
             alone = run_phase("chat alone", url, questions, args.sessions, args.duration,
                               args.max_questions)
-            ingest = newsrag("ingest", str(args.corpus), "--index", str(index), "--no-progress")
+            ingest = newscite("ingest", str(args.corpus), "--index", str(index), "--no-progress")
             started = time.monotonic()
             during = run_phase("chat during an ingest", url, questions, args.sessions,
                                args.duration, args.max_questions)

@@ -1,4 +1,4 @@
-"""Question latency by stage, one client and 8 concurrent ones; newsrag beside the baseline.
+"""Question latency by stage, one client and 8 concurrent ones; newscite beside the baseline.
 
 Over the first N MultiHop-RAG dev questions and an existing index of the corpus (read
 only), each question is answered as the chat does (no LLM: retrieve + extractive answer),
@@ -10,17 +10,17 @@ process; the library is not changed. Then the same questions from 8 client threa
 process at once (the GIL and 2 cores are shared: this measures queueing, not speed-up).
 
 The baseline is the LangChain tutorial's query path, HuggingFaceEmbeddings.embed_query
-(fp32) + FAISS similarity_search, over the same chunks and vectors as the newsrag index
+(fp32) + FAISS similarity_search, over the same chunks and vectors as the newscite index
 (FAISS.from_embeddings: no re-embedding), so its latency is comparable; its retrieval
 quality on its own chunks is in eval.bench_ingest.
 
-Start-up: `newsrag serve` (over a copy of the index) from launch to the first answer shown
-in headless Chromium (the browser's own start is not counted), and `newsrag ask` from launch
+Start-up: `newscite serve` (over a copy of the index) from launch to the first answer shown
+in headless Chromium (the browser's own start is not counted), and `newscite ask` from launch
 to the printed answer, with the import, index and model loading times inside them.
 
 Run from the repository root (the baseline needs the `bench` extra):
 
-    .venv/bin/python -m eval.bench_query --index /tmp/mh --out eval-out/bench/query.json \\
+    .venv/bin/python -m newscite.eval.bench_query --index /tmp/mh --out eval-out/bench/query.json \\
         [--questions 200] [--clients 8]
 """
 
@@ -37,7 +37,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from eval.benchkit import (ROOT, StageTimer, dev_questions, percentiles, print_table,
+from newscite.eval.benchkit import (ROOT, StageTimer, dev_questions, percentiles, print_table,
                            write_json)
 
 STAGES = ["parse", "query embedding", "dense", "bm25", "passages", "fusion", "answer", "total"]
@@ -71,23 +71,23 @@ class _Embedding:
 
 def index_settings(index: Path) -> dict:
     """The chunker settings an existing index was built with: it is refused under others."""
-    from index.store import FaissStore
+    from newscite.index.store import Store
 
-    with FaissStore.open(index) as store:
-        built = store.identity
+    with Store.open(index) as store:
+        built = store.catalog.identity
     return {key: built[key] for key in ("chunk_tokens", "chunk_overlap") if key in built}
 
 
 def index_config(index: Path):
     """The settings for an existing index: its own chunker settings, the rest default."""
-    from rag.config import Config
+    from newscite.config import Config
 
     return Config.load({"index": str(index), **index_settings(index)}, environ={})
 
 
 def index_env(index: Path) -> dict[str, str]:
-    """The same chunker settings as environment variables, for a `newsrag` command."""
-    return {f"NEWSRAG_{key.upper()}": str(value) for key, value in index_settings(index).items()}
+    """The same chunker settings as environment variables, for a `newscite` command."""
+    return {f"NEWSCITE_{key.upper()}": str(value) for key, value in index_settings(index).items()}
 
 
 def answer_timed(rag, timer: StageTimer, question: str) -> dict[str, float]:
@@ -119,16 +119,16 @@ def run_clients(work, questions: list[str], clients: int) -> tuple[list, float]:
 
 
 def baseline_search(store):
-    """The LangChain query path over the newsrag index's chunks and vectors."""
+    """The LangChain query path over the newscite index's chunks and vectors."""
     import numpy as np
     from langchain_community.vectorstores import FAISS
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from index.embedding import DEFAULT_MODEL, resolve_model_path
+    from newscite.index.embedding import DEFAULT_MODEL, resolve_model_path
 
     embeddings = HuggingFaceEmbeddings(model_name=str(resolve_model_path(DEFAULT_MODEL)),
                                        model_kwargs={"device": "cpu", "local_files_only": True})
-    rows = store.db.execute('SELECT c.id, substr(a.body, c.start + 1, c."end" - c.start), '
+    rows = store.catalog.db.execute('SELECT c.id, substr(a.body, c.start + 1, c."end" - c.start), '
                             "c.vector FROM chunks c JOIN articles a ON a.id = c.article_id"
                             ).fetchall()
     pairs = [(text, np.frombuffer(vector, dtype=np.float32).tolist()) for _, text, vector in rows]
@@ -138,12 +138,12 @@ def baseline_search(store):
 
 
 def serve_startup(index: Path) -> dict:
-    """Seconds from launching `newsrag serve` until it answers HTTP, and until the answer to
+    """Seconds from launching `newscite serve` until it answers HTTP, and until the answer to
     a first question is shown in the page (the browser's own start not counted)."""
     from playwright.sync_api import expect, sync_playwright
 
-    from eval import serving
-    from eval.bench_chat import ask
+    from newscite.eval import serving
+    from newscite.eval.bench_chat import ask
 
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         served = shutil.copytree(index, Path(tmp) / "index")
@@ -168,16 +168,16 @@ def serve_startup(index: Path) -> dict:
 
 
 def startup(index: Path) -> dict:
-    """Seconds from launching `newsrag ask` to its answer, and what the time went to."""
+    """Seconds from launching `newscite ask` to its answer, and what the time went to."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **index_env(index)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", STARTUP_QUESTION,
+    done = subprocess.run([sys.executable, "-m", "newscite.cli", "ask", STARTUP_QUESTION,
                            "--index", str(index)], cwd=ROOT, env=env, capture_output=True,
                           text=True, check=True)
     total = time.perf_counter() - started
-    probe = ("import time; t = [time.perf_counter()]; import rag.cli, rag.chain, rag.factory; "
-             "t += [time.perf_counter()]; from rag import factory; "
-             f"from eval.bench_query import index_config; c = index_config({str(index)!r}); "
+    probe = ("import time; t = [time.perf_counter()]; import newscite.cli, newscite.rag.chain, newscite.factory; "
+             "t += [time.perf_counter()]; from newscite import factory; "
+             f"from newscite.eval.bench_query import index_config; c = index_config({str(index)!r}); "
              "s = factory.open_store(c); "
              "t += [time.perf_counter()]; import torch, sentence_transformers; "
              "t += [time.perf_counter()]; e = factory.make_embedder(c); e.model; "
@@ -185,7 +185,7 @@ def startup(index: Path) -> dict:
              "print(*(b - a for a, b in zip(t, t[1:])))")
     parts = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env,
                            capture_output=True, text=True, check=True).stdout.split()
-    names = ["newsrag imports", "index open", "torch + sentence-transformers imports",
+    names = ["newscite imports", "index open", "torch + sentence-transformers imports",
              "model load", "first embedding"]
     return {"ask_total_s": total, **{f"{n}_s": float(v) for n, v in zip(names, parts[-5:])},
             "answered": bool(done.stdout.strip())}
@@ -203,10 +203,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from rag.chain import NewsRAG
+    from newscite import factory
 
     questions = [q.question for q in dev_questions(args.questions)]
-    rag = NewsRAG.from_config(index_config(args.index))
+    rag = factory.make_chain(index_config(args.index))
     timer = StageTimer()
     instrument(rag, timer)
     for question in questions[:3]:  # warm-up: model, caches of the parser
@@ -218,7 +218,7 @@ def main() -> None:
             rag.answerer.sentence_vectors.clear()
         results, wall = run_clients(lambda q: answer_timed(rag, timer, q), questions, clients)
         stages = {s: percentiles([r.get(s, 0.0) for r in results]) for s in STAGES}
-        name = f"newsrag, {clients} client(s){', asked again' if cached else ''}"
+        name = f"newscite, {clients} client(s){', asked again' if cached else ''}"
         figures[name] = {"stages": stages, "wall_s": wall, "questions_per_s": len(results) / wall}
         rows += [[f"{name}: {s}", v["p50"], v["p95"], v["p99"]] for s, v in stages.items()]
         rows.append([f"  throughput {len(results) / wall:.2f} questions/s", "", "", ""])
@@ -241,7 +241,7 @@ def main() -> None:
                 f"Latency per question, {len(questions)} dev questions, extractive, no LLM")
     if not args.no_startup:
         figures["startup"] = {**serve_startup(args.index), **startup(args.index)}
-        print_table(["start-up (fresh processes): newsrag serve, newsrag ask", "s"],
+        print_table(["start-up (fresh processes): newscite serve, newscite ask", "s"],
                     [[k, v] for k, v in figures["startup"].items() if k != "answered"])
     write_json(args.out, {"index": str(args.index), "questions": len(questions),
                           "figures": figures, "command": " ".join(sys.argv)})

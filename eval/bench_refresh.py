@@ -1,4 +1,4 @@
-"""What keeping the index fresh costs: `newsrag watch` against news sites on 127.0.0.1.
+"""What keeping the index fresh costs: `newscite watch` against news sites on 127.0.0.1.
 
 Serves SITES local news sites (each its own host: its own port), each with one RSS feed of
 ENTRIES article pages of about 450 words, and refreshes them into a fresh index:
@@ -11,7 +11,7 @@ Bytes are counted on the wire, both ways (request and answer, headers included).
 
 Run from the repository root (it borrows the tests' local news server):
 
-    .venv/bin/python -m eval.bench_refresh
+    .venv/bin/python -m newscite.eval.bench_refresh
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from index.fetch import Fetcher
-from index.loaders.web import WebLoader
-from index.watch import Watcher
-from rag import factory
-from rag.config import Config
+from newscite.index.fetch import Fetcher
+from newscite.index.loaders.web import WebLoader
+from newscite.index.watch import Watcher
+from newscite import factory
+from newscite.config import Config
 from tests.index.conftest import NewsSite, article_page, rss
 
 SITES = 4
@@ -79,7 +79,7 @@ def watcher_for(folder: Path, sites: list[NewsSite], delay: float, ingest) -> Wa
     folder.mkdir()
     feed_list = folder / "feeds.txt"
     feed_list.write_text("".join(site.url("/feed.rss") + "\n" for site in sites))
-    fetcher = Fetcher(folder / "fetch-cache.sqlite", user_agent="newsrag-bench/1.0",
+    fetcher = Fetcher(folder / "fetch-cache.sqlite", user_agent="newscite-bench/1.0",
                       per_host_delay=delay, private_hosts={"127.0.0.1"})
     return Watcher(feed_list, WebLoader(fetcher), ingest, folder / "feeds.json")
 

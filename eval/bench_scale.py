@@ -5,8 +5,8 @@ so that nearest neighbours are meaningful and approximate search can miss them; 
 come from the same distribution. For each size and each setting: build time, index bytes
 (serialised), p50/p95 latency of one query at a time (as the chat searches) and recall@10
 against exact search (flat). Settings:
-- flat: exact (IndexFlatIP, what newsrag uses by default);
-- HNSW (M=32, efConstruction=40, faiss's defaults; newsrag's `dense_index = "hnsw"`) at
+- flat: exact (IndexFlatIP, what newscite uses by default);
+- HNSW (M=32, efConstruction=40, faiss's defaults; newscite's `dense_index = "hnsw"`) at
   several efSearch; its build is the slow part, so it runs up to `--hnsw-max` vectors;
 - IVF-Flat (nlist = 4 sqrt(n) rounded to a power of two, trained on 40 x nlist vectors) at
   several nprobe;
@@ -18,7 +18,7 @@ that index and scaled to 1M chunks.
 
 Run from the repository root (1M vectors need about 6 GiB at the peak):
 
-    .venv/bin/python -m eval.bench_scale --sizes 100000,1000000 --index /tmp/mh \
+    .venv/bin/python -m newscite.eval.bench_scale --sizes 100000,1000000 --index /tmp/mh \
         --out eval-out/bench/scale.json
 """
 
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-import index  # noqa: F401  newsrag's OpenMP setting (index/__init__.py), before FAISS loads
+import newscite  # noqa: F401  the OpenMP setting (newscite/__init__.py), before FAISS loads
 
-from eval.benchkit import peak_rss_bytes, percentiles, print_table, write_json
+from newscite.eval.benchkit import peak_rss_bytes, percentiles, print_table, write_json
 
 DIMENSION = 384
 CLUSTERS = 2000
@@ -150,19 +150,19 @@ def store_memory(path: Path) -> dict:
     """Bytes per chunk that an opened index holds in memory, by part."""
     import faiss
 
-    from index.store import FaissStore
+    from newscite.index.store import Store
 
-    with FaissStore.open(path) as store:
-        chunks = len(store._chunk_ids)
-        bm25 = store._ensure_keywords().retriever.scores
+    with Store.open(path) as store:
+        table = store.catalog.chunks
+        chunks = len(table.ids)
+        bm25 = store.keywords.retriever.scores
         parts = {
             "vectors (FAISS index, serialised)":
-                int(faiss.serialize_index(store._dense_index()).nbytes),
+                int(faiss.serialize_index(store.dense.index).nbytes),
             "BM25 postings (bm25s sparse matrix)":
                 sum(int(v.nbytes) for v in bm25.values() if hasattr(v, "nbytes")),
             "metadata (ids, outlet codes, dates)":
-                int(store._chunk_ids.nbytes + store._chunk_sources.nbytes
-                    + store._chunk_dates.nbytes),
+                int(table.ids.nbytes + table.sources.nbytes + table.dates.nbytes),
         }
     return {"chunks": chunks, "bytes_per_chunk": {k: v / chunks for k, v in parts.items()}}
 

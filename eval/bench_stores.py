@@ -3,7 +3,7 @@
 1. MultiHop scale: the ready MultiHop-RAG index (read-only; its SQLite is copied, and the
    Milvus collection built from the stored vectors, no re-embedding), the first QUESTIONS dev
    questions: dense search (k = 100, unfiltered and filtered to one outlet) and the whole
-   retriever (`newsrag search`'s path) on each store; the retriever's top 10 must agree.
+   retriever (`newscite search`'s path) on each store; the retriever's top 10 must agree.
 2. Synthetic: N random unit vectors of 384 dimensions with an outlet and a date each, in a
    FAISS flat index and in a Milvus Lite FLAT collection: load time, memory, and search
    latency unfiltered and filtered (one outlet of 50, and a date range).
@@ -11,7 +11,7 @@
 Latencies are per query, p50 and p95 in milliseconds, after 5 warm-up queries. Memory is
 the resident size of this process and its children (Milvus Lite runs as a child process).
 
-    .venv/bin/python -m eval.bench_stores --index /tmp/mh --synthetic 1000000 \\
+    .venv/bin/python -m newscite.eval.bench_stores --index /tmp/mh --synthetic 1000000 \\
         --out eval-out/bench_stores.json
 """
 
@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index.milvus import INSERT_BATCH, connect, create_collection, expression, microseconds
-from index.store import DenseKind
-from rag import factory
-from rag.config import Config
-from rag.schema import Filters
+from newscite.index.store import DenseKind
+from newscite.index.store.dense.milvus import (INSERT_BATCH, connect, create_collection,
+                                              expression, microseconds)
+from newscite import factory
+from newscite.config import Config
+from newscite.types import Filters
 
 DIMENSION = 384
 OUTLETS = 50

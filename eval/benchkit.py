@@ -37,7 +37,7 @@ DEV_QUESTIONS = MULTIHOP / "queries-dev.json"
 def dev_questions(limit: int | None = None, answerable: bool = False) -> list:
     """The first `limit` MultiHop-RAG dev questions (only those with an answer and gold
     facts when `answerable`: the ones retrieval metrics are defined on)."""
-    from eval.questions import load_questions
+    from newscite.eval.questions import load_questions
 
     questions = load_questions(DEV_QUESTIONS)
     if answerable:
@@ -49,7 +49,7 @@ def retrieval_quality(questions: Sequence, search: Callable[[str], Sequence[str]
                       k: int = 10) -> dict[str, float]:
     """Hits@k and evidence recall@k (the benchmark's definitions, eval.metrics) of `search`,
     which returns the texts of the top chunks for a question, best first."""
-    from eval import metrics
+    from newscite.eval import metrics
 
     hits, recall = [], []
     for question in questions:

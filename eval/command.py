@@ -1,11 +1,11 @@
-"""`newsrag eval`: build the chat's own code path from the configuration and evaluate it.
+"""`newscite eval`: build the chat's own code path from the configuration and evaluate it.
 
-Questions are answered by exactly what the chat and `newsrag ask` use: the configured
+Questions are answered by exactly what the chat and `newscite ask` use: the configured
 retriever (and, unless `--mode retrieval`, the answer chain). `--corpus` ingests a corpus
 into a cached index first (incremental: unchanged articles cost nothing on a re-run).
 
 Example:
-    newsrag eval ../shared/data/multihop-rag/queries-dev.json \\
+    newscite eval ../shared/data/multihop-rag/queries-dev.json \\
         --corpus ../shared/data/multihop-rag/corpus.json --out eval-out/dev
 """
 
@@ -15,22 +15,22 @@ import hashlib
 import logging
 from pathlib import Path
 
-from eval.questions import load_questions
-from eval.report import write_report
-from eval.runner import run_eval
-from rag.config import Config
+from newscite.eval.questions import load_questions
+from newscite.eval.report import write_report
+from newscite.eval.runner import run_eval
+from newscite.config import Config
 
 log = logging.getLogger(__name__)
 
 
 def corpus_index(config: Config, corpus: str) -> Config:
     """Ingest `corpus` into an index cached per corpus and settings; the config pointing at it."""
-    from rag.factory import make_ingester
+    from newscite.factory import make_ingester
 
     key = hashlib.sha1("|".join((str(Path(corpus).resolve()), config.model,
                                  str(config.chunk_tokens), str(config.chunk_overlap))
                                 ).encode()).hexdigest()[:12]
-    config = config.with_(index=str(Path(".newsrag") / "eval-cache" / key))
+    config = config.with_(index=str(Path(".newscite") / "eval-cache" / key))
     ingester = make_ingester(config)
     with ingester.store:
         ingester.run([corpus])
@@ -41,7 +41,7 @@ def evaluate(config: Config, questions_path: str, *, corpus: str | None = None,
              mode: str = "retrieval", limit: int | None = None, out: str = "eval-out",
              progress: bool = True) -> dict[str, Path]:
     """Run the question set through the configured pipeline and write the report to `out`."""
-    from rag import factory
+    from newscite import factory
 
     questions = load_questions(questions_path)
     if limit is not None:
@@ -49,10 +49,9 @@ def evaluate(config: Config, questions_path: str, *, corpus: str | None = None,
     if corpus:
         config = corpus_index(config, corpus)
     with factory.open_store(config) as store:
-        from rag.chain import NewsRAG
-
-        rag = NewsRAG.from_config(
-            config.with_(answer_mode="extractive" if mode == "retrieval" else mode), store)
+        chain_config = config.with_(answer_mode="extractive" if mode == "retrieval" else mode)
+        rag = factory.make_chain(chain_config, store,
+                                 chat_model=factory.make_chat_model(chain_config))
         retriever = rag.retriever
         retriever.embedder.embed(["warm-up"])  # model load is not a question's latency
         settings = {"mode": mode, "chunk_size": f"{config.chunk_tokens} word pieces",
@@ -67,10 +66,10 @@ def evaluate(config: Config, questions_path: str, *, corpus: str | None = None,
 
         def answer(question, passages):
             query = retriever.understand(question.question, question.reference_date)
-            return list(rag.respond(query, passages))[-1]
+            return list(rag.respond(query, passages))[-1].answer
 
         result = run_eval(questions, retrieve, None if mode == "retrieval" else answer,
                           k=config.k, settings=settings, progress=progress)
-    paths = write_report(result, out, title=f"newsrag eval: {Path(questions_path).name}")
+    paths = write_report(result, out, title=f"newscite eval: {Path(questions_path).name}")
     log.info("report written to %s", paths["report.md"])
     return paths

@@ -1,4 +1,4 @@
-"""Kill-and-check: SIGKILL a newsrag command at a chosen moment, then check what it left.
+"""Kill-and-check: SIGKILL a newscite command at a chosen moment, then check what it left.
 
 Shared by the crash test (tests/index/test_ingest.py) and the crash report
 (eval/bench_crash.py). A kill "survives" when, afterwards,
@@ -10,7 +10,7 @@ Shared by the crash test (tests/index/test_ingest.py) and the crash report
   was asked to delete).
 
 Example:
-    >>> process = newsrag("ingest", "corpus.json", "--index", "idx")
+    >>> process = newscite("ingest", "corpus.json", "--index", "idx")
     >>> kill_when(process, Path("idx"), after_articles=30, delay=0.4)
     True
     >>> check_after_kill(Path("idx"), committed=set())
@@ -28,15 +28,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.store import DB_NAME, FaissStore
+from newscite.index.store import DB_NAME, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def newsrag(*args: str, stderr=subprocess.DEVNULL) -> subprocess.Popen:
-    """A `newsrag ARGS...` process (this interpreter, this checkout, offline)."""
+def newscite(*args: str, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """A `newscite ARGS...` process (this interpreter, this checkout, offline)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "rag.cli", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "newscite.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=stderr)
 
 
@@ -92,11 +92,11 @@ def check_after_kill(index: Path, committed: set[str],
         return KillCheck(lost=set(committed),
                          problems=[f"no database at {index}"] if committed else [])
     try:
-        with FaissStore.open(index) as reader:  # before any repair: is the manifest stale?
+        with Store.open(index) as reader:  # before any repair: is the manifest stale?
             rebuilt = bool(reader.check_files())
-        with FaissStore.open(index, writable=True) as store:
+        with Store.open(index, writable=True) as store:
             problems = store.verify() + store.check_files()
-            articles = {row[0] for row in store.db.execute("SELECT id FROM articles")}
+            articles = {row[0] for row in store.catalog.db.execute("SELECT id FROM articles")}
     except FileNotFoundError:  # killed before the first commit: the index is still empty
         return KillCheck(lost=set(committed),
                          problems=["an empty index lost its articles"] if committed else [])

@@ -14,15 +14,14 @@ found, so small chunks lower the evidence metrics: state the chunk size next to 
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from index.articles import normalise_url
-from rag.schema import Passage
+from newscite.text import MARKER, markers, sentences
+from newscite.types import Passage, normalise_url
 
 Chunk = str | Passage  # a retrieved chunk: its text, or the Passage carrying it
 
@@ -195,11 +194,6 @@ def abstention_indicators(abstained: bool, unanswerable: bool) -> dict[str, floa
 # ---------------------------------------------------------------------------------------
 # Citations
 
-_NUMBERS = r"\d+(?:\s*,\s*\d+)*"
-_MARKER = re.compile(rf"\[({_NUMBERS})\]")
-# A sentence ends at . ! or ? plus any markers right after it ("in Brussels. [2]"), when
-# whitespace and a capital or an opening quote follow (so "U.S. officials" stays whole).
-_SENTENCE_END = re.compile(rf"([.!?](?:\s*\[{_NUMBERS}\])*)\s+(?=[A-Z\"“‘'(])")
 _STOPWORDS = frozenset(
     """i me my we our you your he him his she her it its they them their this that these
     those who whom which what when where why how is are was were be been being am has have
@@ -211,22 +205,16 @@ _STOPWORDS = frozenset(
 )
 
 
-def citation_numbers(text: str) -> list[int]:
-    """Every citation number in the text, in order: "[1] … [2, 3]" -> [1, 2, 3]."""
-    return [int(n) for group in _MARKER.findall(text) for n in group.split(",")]
-
-
 def split_sentences(text: str) -> list[str]:
-    """Answer sentences (a heuristic splitter): lines, each cut at sentence ends; a marker
-    after the full stop stays with its sentence; pieces holding only markers are dropped."""
-    lines = _SENTENCE_END.sub(lambda m: m.group(1) + "\n", text).split("\n")
-    return [line.strip() for line in lines if _MARKER.sub("", line).strip()]
+    """The answer's sentences (newscite.text's rule: a marker after the full stop stays with
+    its sentence); pieces holding only markers are dropped."""
+    return [s for s in sentences(text) if MARKER.sub("", s).strip()]
 
 
 def markers_resolve(text: str, n_passages: int) -> float | None:
     """1.0 if every [n] marker points at a shown passage (1 <= n <= n_passages), else 0.0;
     None when the text has no marker (that is measured by cited_sentence_share)."""
-    numbers = citation_numbers(text)
+    numbers = markers(text)
     if not numbers:
         return None
     return 1.0 if all(1 <= n <= n_passages for n in numbers) else 0.0
@@ -237,7 +225,7 @@ def cited_sentence_share(text: str) -> float | None:
     sentences = split_sentences(text)
     if not sentences:
         return None
-    return sum(bool(_MARKER.search(s)) for s in sentences) / len(sentences)
+    return sum(bool(MARKER.search(s)) for s in sentences) / len(sentences)
 
 
 def citation_support(
@@ -257,8 +245,8 @@ def citation_support(
     ]
     verdicts = []
     for sentence in split_sentences(text):
-        numbers = citation_numbers(sentence)
-        content = _content_words(_MARKER.sub(" ", sentence))
+        numbers = markers(sentence)
+        content = _content_words(MARKER.sub(" ", sentence))
         if not numbers or not content:
             continue
         cited: set[str] = set()

@@ -28,8 +28,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from eval.metrics import paired_bootstrap
-from eval.runner import EvalResult, MetricSummary, QuestionRecord, headline_metrics
+from newscite.eval.metrics import paired_bootstrap
+from newscite.eval.runner import EvalResult, MetricSummary, QuestionRecord, headline_metrics
 
 logger = logging.getLogger(__name__)
 

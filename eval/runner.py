@@ -34,9 +34,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from eval import metrics
-from eval.questions import Question
-from rag.schema import Answer, Passage
+from newscite.eval import metrics
+from newscite.eval.questions import Question
+from newscite.types import Answer, Passage
 
 logger = logging.getLogger(__name__)
 

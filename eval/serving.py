@@ -1,4 +1,4 @@
-"""Start and stop a real `newsrag serve` for benchmarks and browser tests.
+"""Start and stop a real `newscite serve` for benchmarks and browser tests.
 
 Shared by eval/bench_chat.py, eval/bench_load.py and tests/ui/test_browser.py: the server
 runs this checkout's CLI with this interpreter, offline, on a free port of 127.0.0.1, with
@@ -31,7 +31,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 class ServerError(RuntimeError):
-    """`newsrag serve` exited or did not answer in time; the message holds its log."""
+    """`newscite serve` exited or did not answer in time; the message holds its log."""
 
 
 def free_port() -> int:
@@ -42,15 +42,15 @@ def free_port() -> int:
 
 def start_server(index: Path, folder: Path, timeout: float = 120.0,
                  **env: str) -> tuple[subprocess.Popen, str]:
-    """`newsrag serve` over `index` on a free port, once it answers: (process, url).
-    Its log is `folder/serve-PORT.log`; `env` adds environment variables (NEWSRAG_USER...)."""
+    """`newscite serve` over `index` on a free port, once it answers: (process, url).
+    Its log is `folder/serve-PORT.log`; `env` adds environment variables (NEWSCITE_USER...)."""
     port = free_port()
     log_path = folder / f"serve-{port}.log"
     environ = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(folder / "gradio"),
-               "NEWSRAG_USER": "", "NEWSRAG_PASSWORD": "", "PYTHONPATH": str(ROOT), **env}
+               "NEWSCITE_USER": "", "NEWSCITE_PASSWORD": "", "PYTHONPATH": str(ROOT), **env}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port",
+            [sys.executable, "-m", "newscite.cli", "serve", "--index", str(index), "--port",
              str(port)], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + timeout
     while True:
@@ -60,7 +60,7 @@ def start_server(index: Path, folder: Path, timeout: float = 120.0,
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 stop(process)
-                raise ServerError(f"newsrag serve did not start:\n{log_path.read_text()}")
+                raise ServerError(f"newscite serve did not start:\n{log_path.read_text()}")
             time.sleep(0.5)
 
 
@@ -76,7 +76,7 @@ def stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def served(index: Path, folder: Path, **env: str) -> Iterator[str]:
-    """The URL of `newsrag serve` over `index` for the `with` block; stopped on the way out,
+    """The URL of `newscite serve` over `index` for the `with` block; stopped on the way out,
     errors included."""
     process, url = start_server(index, folder, **env)
     try:

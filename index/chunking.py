@@ -27,19 +27,12 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from index.articles import Article, Chunk
+from newscite.text import split_sentences
+from newscite.types import Article, Chunk
 
 HEADER_TOKENS = 48
 """Longest header, in word pieces; longer titles are cut at a word piece boundary."""
 MAX_CHUNK_TOKENS = 1024
-
-# A sentence ends at . ! or ? (plus closing quotes/brackets) before whitespace and a capital,
-# digit or opening quote; a line break always ends one.
-_SENTENCE_END = re.compile(r"""[.!?]["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9])|\n+""")
-_ABBREVIATION = re.compile(
-    r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Gen|Col|Lt|Sgt|Sen|Rep|Gov|Pres|Inc|Corp|Co|Ltd|vs|No|"
-    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|[A-Z])\.$")
-
 
 class Tokenizer(Protocol):
     """The part of a Hugging Face fast tokenizer that chunking needs."""
@@ -52,21 +45,6 @@ class Span:
     start: int
     end: int
     n_tokens: int
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of `text`, whitespace between them excluded."""
-    spans, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.start() + len(match.group().rstrip())
-        if match.group().strip() and _ABBREVIATION.search(text[start:match.start() + 1]):
-            continue
-        if text[start:end].strip():
-            spans.append((start, end))
-        start = match.end()
-    if text[start:].strip():
-        spans.append((start, len(text.rstrip())))
-    return [(s + len(text[s:e]) - len(text[s:e].lstrip()), e) for s, e in spans]
 
 
 def header_for(article: Article) -> str:

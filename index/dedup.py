@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from index.articles import Article
+from newscite.types import Article
 
 _WORD = re.compile(r"\w+")
 _SCHEME = "affine64"  # datasketch permutation scheme; signatures are stored as uint64

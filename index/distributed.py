@@ -1,7 +1,7 @@
 """Distributed ingest: chunking and embedding as a Ray Data pipeline on a Ray cluster.
 
 Embedding is where ingest spends its time (over 90% on CPU), so it is what is spread out:
-the driver (`newsrag ingest --workers N [--ray ADDRESS]`) loads the files, skips unchanged
+the driver (`newscite ingest --workers N [--ray ADDRESS]`) loads the files, skips unchanged
 articles and merges duplicates as a single-process ingest does, then sends the articles to
 write through a Ray Data pipeline whose `map_batches` stage runs on a pool of actors, each
 holding one embedder and chunker (loaded once per actor, not per batch). Results come back
@@ -12,8 +12,9 @@ Articles travel to the actors as plain rows (id, title, outlet, date, body) and 
 chunk offsets (JSON) and float32 vector bytes; nothing is written to disk on the way.
 
 Example:
-    >>> encoder = RayEncoder(config, workers=2)           # starts a local Ray
-    >>> encoder = RayEncoder(config, workers=8, address="ray://head:10001")
+    >>> parts = functools.partial(factory.encoding_parts, config)  # picklable, for the actors
+    >>> encoder = RayEncoder(parts, workers=2)           # starts a local Ray
+    >>> encoder = RayEncoder(parts, workers=8, address="ray://head:10001")
     >>> Ingester(store, embedder, chunker, dedup, encoder=encoder).run(["corpus.json"])
 """
 
@@ -22,14 +23,15 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
-from index.articles import Article, Chunk
-from index.ingest import Encoded, encode_articles
-from rag.config import Config
+from newscite.index.chunking import SentenceChunker
+from newscite.index.embedding import Embedder
+from newscite.index.ingest import Encoded, encode_articles
+from newscite.types import Article, Chunk
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def _ray():
         import ray
         import ray.data  # noqa: F401  (the extra installs both)
     except ImportError as exc:
-        raise ImportError("distributed ingest needs Ray: pip install 'newsrag[scale]'") from exc
+        raise ImportError("distributed ingest needs Ray: pip install 'newscite[scale]'") from exc
     return ray
 
 
@@ -59,14 +61,16 @@ def _from_row(row: dict) -> Article:
                    if row["published_at"] else None)
 
 
+# Builds the embedder and chunker an actor uses; sent to the actors, so it must pickle (a
+# module-level function, or functools.partial of one, such as newscite.factory.encoding_parts).
+MakeParts = Callable[[], tuple[Embedder, SentenceChunker]]
+
+
 class ChunkEmbed:
-    """The pipeline's actor: one embedder and chunker, built from the configuration once."""
+    """The pipeline's actor: one embedder and chunker, built once by `make_parts`."""
 
-    def __init__(self, config: Config):
-        from rag import factory
-
-        self.embedder = factory.make_embedder(config)
-        self.chunker = factory.make_chunker(config, self.embedder)
+    def __init__(self, make_parts: MakeParts):
+        self.embedder, self.chunker = make_parts()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         articles = [_from_row({key: batch[key][n] for key in batch})
@@ -99,7 +103,7 @@ class RayEncoder:
     (`batch_size`, 64 texts) full without holding much in flight.
     """
 
-    def __init__(self, config: Config, *, workers: int, address: str = "",
+    def __init__(self, make_parts: MakeParts, *, workers: int, address: str = "",
                  articles_per_task: int = 16, cpus_per_worker: float = 1.0,
                  progress: bool = False):
         if workers < 1:
@@ -107,7 +111,7 @@ class RayEncoder:
         if articles_per_task < 1:
             raise ValueError(f"articles_per_task must be at least 1, got {articles_per_task}")
         _ray()
-        self.config = config
+        self.make_parts = make_parts
         self.workers = workers
         self.address = address
         self.articles_per_task = articles_per_task
@@ -148,7 +152,7 @@ class RayEncoder:
         context.enable_progress_bars = False
         log.info("embedding %d articles on %d Ray workers", len(articles), self.workers)
         return ray.data.from_items([_to_row(article) for article in articles]).map_batches(
-            ChunkEmbed, fn_constructor_kwargs={"config": self.config},
+            ChunkEmbed, fn_constructor_kwargs={"make_parts": self.make_parts},
             batch_size=self.articles_per_task, compute=ray.data.ActorPoolStrategy(size=self.workers),
             num_cpus=self.cpus_per_worker, batch_format="numpy")
 

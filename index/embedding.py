@@ -53,7 +53,7 @@ def resolve_model_path(model: str) -> Path:
     if not (path / "config.json").exists() and not (path / "modules.json").exists():
         raise FileNotFoundError(
             f"setting 'model': {model!r} is not a local sentence-transformers folder (no "
-            f"config.json or modules.json there); newsrag never downloads models: give the path "
+            f"config.json or modules.json there); newscite never downloads models: give the path "
             f"of a model folder or keep the default {DEFAULT_MODEL!r}")
     return path
 

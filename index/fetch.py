@@ -5,7 +5,7 @@ one line). On the way it
 - fetches http and https URLs only, and refuses a host that resolves to a private,
   loopback, link-local or otherwise non-public address unless the host is allowed
   (`private_hosts`). The check runs before connecting, again on every redirect, and once
-  more on the connected socket, so a feed can never make newsrag read `file://` or an
+  more on the connected socket, so a feed can never make newscite read `file://` or an
   internal service, even through a redirect or a DNS answer that changes;
 - obeys each site's robots.txt (read at most once a day; RFC 9309: a robots.txt that
   does not exist allows everything, one that cannot be read allows nothing until it can)
@@ -21,7 +21,7 @@ one line). On the way it
 
 Example:
     >>> with Fetcher(Path("idx/fetch-cache.sqlite"),
-    ...              user_agent="newsrag/0.1 (+mailto:me@example.com)") as fetcher:
+    ...              user_agent="newscite/0.1 (+mailto:me@example.com)") as fetcher:
     ...     page = fetcher.fetch("https://example.com/feed.xml")
     >>> page.final_url, page.media_type, page.from_cache
     ('https://example.com/feed.xml', 'application/rss+xml', False)
@@ -45,7 +45,7 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
-from index.fetch_cache import CachedPage, PageCache
+from newscite.index.fetch_cache import CachedPage, PageCache
 
 log = logging.getLogger(__name__)
 

@@ -27,12 +27,12 @@ from typing import Iterable, Iterator, Mapping, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from index import loaders
-from index.articles import Article, Chunk, Coverage, IngestSummary, Rejection
-from index.chunking import SentenceChunker
-from index.dedup import Deduplicator
-from index.embedding import Embedder
-from index.store import Store, content_hash
+from newscite.index import loaders
+from newscite.types import Article, Chunk, Coverage, IngestSummary, Rejection
+from newscite.index.chunking import SentenceChunker
+from newscite.index.dedup import Deduplicator
+from newscite.index.embedding import Embedder
+from newscite.index.store import IngestTarget, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Ingester:
     """Adds articles from files and folders, or loaded elsewhere, to a store (see the module
     docstring). `encoder` chunks and embeds (default: `LocalEncoder(chunker, embedder)`)."""
 
-    def __init__(self, store: Store, embedder: Embedder, chunker: SentenceChunker,
+    def __init__(self, store: IngestTarget, embedder: Embedder, chunker: SentenceChunker,
                  dedup: Deduplicator, *, batch_articles: int = 32, progress: bool = True,
                  encoder: Encoder | None = None):
         if batch_articles < 1:
@@ -206,7 +206,7 @@ class Ingester:
         summary.chunks_embedded += sum(len(chunks) for _, chunks, _ in encoded)
 
 
-def reindex(store: Store, embedder: Embedder, chunker: SentenceChunker,
+def reindex(store: IngestTarget, embedder: Embedder, chunker: SentenceChunker,
             progress: bool = True) -> int:
     """Re-chunk and re-embed every stored article with the current settings; one commit.
 

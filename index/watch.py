@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
-from index.articles import Article, IngestSummary, Rejection
-from index.loaders.web import Entry, WebLoader
+from newscite.types import Article, IngestSummary, Rejection
+from newscite.index.loaders.web import Entry, WebLoader
 
 log = logging.getLogger(__name__)
 

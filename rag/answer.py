@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.chunking import split_sentences
-from index.embedding import Embedder
-from rag.citations import MARKER, content_words
-from rag.query import Query
-from rag.schema import Answer, Citation, Passage
+from newscite.index.embedding import Embedder
+from newscite.rag.citations import content_words
+from newscite.rag.query import Query
+from newscite.text import MARKER, split_sentences
+from newscite.types import Answer, Citation, Passage
 
 NOT_FOUND = "Not found in the news corpus."
 _ENTITY_QUESTION = re.compile(r"^\s*(who|which|what (company|organization|organisation|person|"
@@ -69,7 +69,7 @@ def missing_words(question: str, passages: list[Passage]) -> tuple[int, int]:
     words such as "kind" or "many" left out) occur nowhere in the passages' text, titles and
     outlets. A question about something the passages never mention should not be answered.
     """
-    from index.keywords import stem
+    from newscite.index.keywords import stem
 
     words = sorted(content_words(question.replace("’s", " ").replace("'s", " "))
                    - _QUESTION_FORM_WORDS)
@@ -166,7 +166,8 @@ class ExtractiveAnswerer:
         self.abstain_below = abstain_below
         self.min_coverage = min_coverage
 
-    def sentences(self, question: str, passages: list[Passage]) -> list[Sentence]:
+    def sentences(self, question: str, passages: list[Passage],
+                  question_vector: np.ndarray | None = None) -> list[Sentence]:
         """Every sentence of the passages, scored against the question, best first.
 
         Only the `embed_sentences` sentences sharing most words with the question (earlier
@@ -184,8 +185,9 @@ class ExtractiveAnswerer:
         rank = np.asarray([i for i, _, _ in spans])
         embedded = np.argsort(-(overlap - 0.001 * rank), kind="stable")[: self.embed_sentences]
         cosine = np.zeros(len(texts))
-        cosine[embedded] = self.sentence_vectors([texts[j] for j in embedded]) @ \
-            self.embedder.embed([question])[0]
+        if question_vector is None:
+            question_vector = self.embedder.embed([question])[0]
+        cosine[embedded] = self.sentence_vectors([texts[j] for j in embedded]) @ question_vector
         scored = [Sentence(i, s, e, text, float(0.6 * cos + 0.4 * share - 0.01 * i))
                   for (i, s, e), text, cos, share in zip(spans, texts, cosine, overlap)]
         return sorted(scored, key=lambda x: (-x.score, x.passage_index, x.start))
@@ -193,7 +195,7 @@ class ExtractiveAnswerer:
     def run(self, query: Query, passages: list[Passage]) -> Answer:
         if not passages:
             return Answer(question=query.text, text=NOT_FOUND, abstained=True)
-        ranked = self.sentences(query.text, passages)
+        ranked = self.sentences(query.text, passages, query.vector)
         if not self.answerable(query.text, passages, ranked):
             return self.abstain(query, passages)
         chosen = self._choose(query, passages, ranked)

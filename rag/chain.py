@@ -1,6 +1,6 @@
 """The answer chain: question (+ history) -> standalone question -> passages -> cited answer.
 
-`NewsRAG` is what the chat, `newsrag ask` and `newsrag eval` share:
+`NewsRAG` is what the chat, `newscite ask` and `newscite eval` share:
 1. greetings and thanks get a short reply, with no retrieval;
 2. a follow-up ("and what did Germany say?") is made standalone: by the LLM when one is
    configured, else by carrying over the outlets, dates and content words of the previous
@@ -12,10 +12,14 @@
    an answer with an unsupported or no valid citation falls back to the extractive answer;
 6. weak evidence (below the calibrated threshold) gives "not found" without calling the LLM.
 
-It is also a LangChain runnable (`NewsRAG.runnable`, `NewsRetriever`) for LangChain users.
+`stream` yields typed events (`newscite.types.Event`): `Text` pieces as they are written,
+`Retracted` and a `Notice` when the streamed text is withdrawn (the LLM failed, or cited
+nothing it was shown: the extractive answer follows), then one `Final` answer. LLM failures
+are handled here, and only here. LangChain users find a retriever and a runnable in
+`newscite.integrations.langchain`.
 
 Example:
-    >>> rag = NewsRAG.from_config(Config.load())
+    >>> rag = factory.make_chain(Config.load())
     >>> answer = rag.answer("Why is NATO delaying Ukraine's membership?")
     >>> answer.text, [c.passage.title for c in answer.citations]
 """
@@ -27,21 +31,18 @@ import logging
 import re
 import time
 from dataclasses import replace
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
-from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag import citations
-from rag.answer import NOT_FOUND, ExtractiveAnswerer
-from rag.citations import content_words
-from rag.prompt import answer_messages, condense_messages
-from rag.query import _DAY, Query
-from rag.retrieve import Retriever
-from rag.schema import Answer, Filters, Passage
+from newscite.rag import citations
+from newscite.rag.answer import NOT_FOUND, ExtractiveAnswerer
+from newscite.rag.citations import content_words
+from newscite.rag.prompt import answer_messages, condense_messages
+from newscite.rag.query import _DAY, Query
+from newscite.rag.retrieve import Retriever
+from newscite.types import (Answer, Event, Filters, Final, LLMUnavailable, Notice, Passage,
+                            Retracted, Text)
 
 log = logging.getLogger(__name__)
 
@@ -62,31 +63,6 @@ _FOLLOW_UP = re.compile(r"^\s*(and|but|also|what about|how about|why|how so|what
 class AnswerMode(str, enum.Enum):
     EXTRACTIVE = "extractive"
     GENERATE = "generate"
-
-
-def passage_document(passage: Passage) -> Document:
-    """A passage as a LangChain Document (text plus outlet, date, title, url, offsets)."""
-    return Document(page_content=passage.text, metadata={
-        "chunk_id": passage.chunk_id, "article_id": passage.article_id, "title": passage.title,
-        "source": passage.source, "published_at": passage.published_at.isoformat()
-        if passage.published_at else None, "url": passage.url, "start": passage.start,
-        "end": passage.end, "score": passage.score})
-
-
-class NewsRetriever(BaseRetriever):
-    """LangChain retriever over a newsrag index.
-
-    Example:
-        >>> docs = NewsRetriever(retriever=retriever, k=5).invoke("Ukraine NATO bid")
-    """
-
-    retriever: Any
-    k: int = 10
-    filters: Filters | None = None
-
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [passage_document(p) for p in self.retriever.run(query, self.k, self.filters)]
 
 
 def _bounded(question: str) -> str:
@@ -121,35 +97,18 @@ class NewsRAG:
         self.llm_passages = llm_passages
         self.history_turns = history_turns
 
-    @classmethod
-    def from_config(cls, config, store=None) -> NewsRAG:
-        from rag import factory
-        from rag.llm import make_chat_model
-
-        store = store or factory.open_store(config)
-        retriever = factory.make_retriever(config, store)
-        answerer = ExtractiveAnswerer(retriever.embedder, abstain_below=config.abstain_below,
-                                      min_coverage=config.min_coverage)
-        return cls(retriever, answerer, make_chat_model(config), mode=config.answer_mode,
-                   k=config.k, history_turns=config.history_turns)
-
-    @property
-    def runnable(self) -> Runnable:
-        """The chain as a LangChain runnable: {"question", "history"?, "filters"?} -> Answer."""
-        return RunnableLambda(lambda inputs: self.answer(
-            inputs["question"], inputs.get("history", ()), inputs.get("filters")))
-
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (),
                filters: Filters | None = None, mode: AnswerMode | str | None = None,
                k: int | None = None) -> Answer:
-        """The whole answer at once (the last item of `stream`)."""
+        """The whole answer at once (the `Final` event of `stream`)."""
         *_, final = self.stream(question, history, filters, mode, k)
-        return final
+        return final.answer
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = (),
                filters: Filters | None = None, mode: AnswerMode | str | None = None,
-               k: int | None = None) -> Iterator[str | Answer]:
-        """Text pieces as they are produced, then the final checked `Answer`.
+               k: int | None = None) -> Iterator[Event]:
+        """`Text` pieces as they are produced, then the `Final` checked answer (see the
+        module docstring for `Retracted` and `Notice`).
 
         The final answer's text may differ from the streamed pieces: markers that point
         nowhere are removed, and an answer without valid citations is replaced by the
@@ -157,8 +116,8 @@ class NewsRAG:
         """
         question = _bounded(question)
         if _GREETING.fullmatch(question):
-            yield GREETING_REPLY
-            yield Answer(question=question, text=GREETING_REPLY)
+            yield Text(GREETING_REPLY)
+            yield Final(Answer(question=question, text=GREETING_REPLY))
             return
         mode = AnswerMode(mode or self.mode)
         history = list(history)[-self.history_turns:]
@@ -168,47 +127,54 @@ class NewsRAG:
         query = self.retriever.understand(standalone)
         passages = self.retriever.run(query, k or self.k, filters)
         retrieved = time.perf_counter()
-        *pieces, final = self.respond(query, passages, mode)
-        yield from pieces
-        final.question = question
-        final.timings = {"condense": condensed - started, "retrieve": retrieved - condensed,
-                         "answer": time.perf_counter() - retrieved,
-                         "total": time.perf_counter() - started}
-        yield final
+        for event in self.respond(query, passages, mode):
+            if isinstance(event, Final):
+                event.answer.question = question
+                event.answer.timings = {
+                    "condense": condensed - started, "retrieve": retrieved - condensed,
+                    "answer": time.perf_counter() - retrieved,
+                    "total": time.perf_counter() - started}
+            yield event
 
     def respond(self, query: Query, passages: list[Passage],
-                mode: AnswerMode | str | None = None) -> Iterator[str | Answer]:
-        """Answer from already retrieved passages: text pieces, then the checked `Answer`."""
+                mode: AnswerMode | str | None = None) -> Iterator[Event]:
+        """Answer from already retrieved passages: `Text` pieces, then the `Final` answer."""
         mode = AnswerMode(mode or self.mode)
         extractive = self.answerer.run(query, passages)
         if mode is AnswerMode.EXTRACTIVE or extractive.abstained:
-            yield extractive.text
-            yield extractive
+            yield Text(extractive.text)
+            yield Final(extractive)
             return
-        yield from self._generate(query, passages, extractive)
+        try:
+            yield from self._generate(query, passages, extractive)
+        except LLMUnavailable as exc:
+            log.warning("the LLM could not answer, falling back to extractive: %s", exc)
+            yield from _fall_back(extractive, f"The LLM could not answer ({exc}). This is the "
+                                              f"extractive answer.")
 
     def _generate(self, query: Query, passages: list[Passage],
-                  fallback: Answer) -> Iterator[str | Answer]:
+                  extractive: Answer) -> Iterator[Event]:
         shown = passages[: self.llm_passages]
         messages = answer_messages(query.text, shown, self.retriever.reference_date)
         pieces = []
         for chunk in self.chat_model.stream(messages):
             piece = chunk.content if isinstance(chunk.content, str) else ""
             pieces.append(piece)
-            yield piece
+            yield Text(piece)
         text = "".join(pieces).strip()
         if text.startswith(NOT_FOUND):
-            yield replace(self.answerer.abstain(query, passages), origin="generated")
+            yield Final(replace(self.answerer.abstain(query, passages), origin="generated"))
             return
         report = citations.check(text, shown)
         if not report.valid:
             log.info("generated answer fell back to extractive: %d bad markers, %d unsupported "
                      "sentences, %d valid citations", report.removed, len(report.unsupported),
                      len(report.citations))
-            yield replace(fallback, origin="fallback")
+            yield from _fall_back(extractive, "The LLM's answer did not cite the passages it "
+                                              "was shown. This is the extractive answer.")
             return
-        yield Answer(question=query.text, text=report.text, citations=report.citations,
-                     passages=shown, origin="generated")
+        yield Final(Answer(question=query.text, text=report.text, citations=report.citations,
+                           passages=shown, origin="generated"))
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]],
                    mode: AnswerMode) -> str:
@@ -216,7 +182,11 @@ class NewsRAG:
         if not history or not _FOLLOW_UP.search(question) and len(question.split()) > 6:
             return question
         if mode is AnswerMode.GENERATE and self.chat_model is not None:
-            rewritten = self.chat_model.invoke(condense_messages(question, history)).content
+            try:
+                rewritten = self.chat_model.invoke(condense_messages(question, history)).content
+            except LLMUnavailable as exc:  # the answer step will say so; rewrite without it
+                log.warning("the LLM could not rewrite the follow-up: %s", exc)
+                rewritten = ""
             if isinstance(rewritten, str) and rewritten.strip():
                 return rewritten.strip()
         previous = history[-1][0]
@@ -227,3 +197,11 @@ class NewsRAG:
         extra = [c for c in dict.fromkeys(carried + topic) if c.casefold() not in
                  question.casefold()]
         return f"{question} ({' '.join(extra)})" if extra else question
+
+
+def _fall_back(extractive: Answer, why: str) -> Iterator[Event]:
+    """Withdraw the streamed text and give the extractive answer instead, saying why."""
+    yield Retracted()
+    yield Notice(why)
+    yield Text(extractive.text)
+    yield Final(replace(extractive, origin="fallback"))

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.schema import Citation, Passage
+from newscite.text import MARKER, markers, sentences, split_sentences
+from newscite.types import Citation, Passage
 
-MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'(])|\n+")
+# A marker with the space before it, so that a removed marker leaves no double space.
+_SPACED_MARKER = re.compile(r"\s*" + MARKER.pattern)
 _WORD = re.compile(r"[\w’']+")
 STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were
 be been being has have had do does did not no yes it its this that these those he she they them
@@ -42,11 +43,6 @@ def supported(sentence: str, passages: list[Passage], threshold: float = 0.6) ->
     available = set().union(*(content_words(f"{p.title} {p.source or ''} {p.text}")
                                for p in passages)) if passages else set()
     return len(words & available) / len(words) >= threshold
-
-
-def markers(text: str) -> list[int]:
-    """Every cited number in order of appearance."""
-    return [int(n) for group in MARKER.findall(text) for n in group.split(",")]
 
 
 @dataclass
@@ -76,10 +72,10 @@ def check(text: str, passages: list[Passage], threshold: float = 0.6) -> Citatio
         removed += len(numbers) - len(good)
         return "".join(f" [{n}]" for n in dict.fromkeys(good))
 
-    cleaned = MARKER.sub(keep_valid, text).strip()
+    cleaned = _SPACED_MARKER.sub(keep_valid, text).strip()
     report = CitationReport(text=cleaned, removed=removed)
     cited: dict[int, Citation] = {}
-    for sentence in (s.strip() for s in _SENTENCE.split(cleaned)):
+    for sentence in sentences(cleaned):
         if not sentence or not content_words(sentence):
             continue
         numbers = markers(sentence)
@@ -100,11 +96,8 @@ def quote_span(sentence: str, passage: Passage) -> tuple[int, int] | None:
     """Offsets in `passage.text` of the passage sentence sharing most words with `sentence`."""
     words = content_words(sentence)
     best, best_overlap = None, 0
-    start = 0
-    for piece in _SENTENCE.split(passage.text):
-        begin = passage.text.find(piece, start)
-        start = begin + len(piece)
-        overlap = len(words & content_words(piece))
+    for begin, end in split_sentences(passage.text):
+        overlap = len(words & content_words(passage.text[begin:end]))
         if overlap > best_overlap:
-            best, best_overlap = (begin, begin + len(piece)), overlap
+            best, best_overlap = (begin, end), overlap
     return best

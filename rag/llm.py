@@ -1,6 +1,6 @@
 """The LLM behind the answer chain's `generate` mode, as a LangChain chat model.
 
-The configuration picks one of two backends (see rag.config):
+The configuration picks one of two backends (see newscite.config):
 
 * `llm_base_url`: any OpenAI-compatible server (Ollama, vLLM, llama.cpp server, OpenAI),
   reached through `langchain_openai.ChatOpenAI` (`ServerChat`);
@@ -12,7 +12,7 @@ or a missing model file raise `LLMUnavailable`, whose message names the URL or f
 setting to change, so the chat can show it as is.
 
 Example:
-    >>> from rag.config import Config
+    >>> from newscite.config import Config
     >>> make_chat_model(Config.load({}, environ={})) is None  # no LLM configured
     True
     >>> chat = make_chat_model(Config.load({"llm_gguf": "smollm2"}, environ={}))
@@ -42,16 +42,13 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
-from rag.config import Config
-from rag.native import llama_problem
+from newscite.config import Config
+from newscite.rag.native import llama_problem
+from newscite.types import LLMUnavailable
 
 log = logging.getLogger(__name__)
 
 BUNDLED_GGUF = "smollm2"
-
-
-class LLMUnavailable(RuntimeError):
-    """The configured LLM cannot answer; the message names the URL or file and the setting."""
 
 
 def make_chat_model(config: Config) -> BaseChatModel | None:
@@ -269,5 +266,5 @@ def _llama_class() -> type:
         from llama_cpp import Llama
     except ImportError as exc:
         raise ImportError("an in-process LLM (setting 'llm_gguf') needs llama-cpp-python: "
-                          "pip install 'newsrag[llm]'") from exc
+                          "pip install 'newscite[llm]'") from exc
     return Llama

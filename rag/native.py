@@ -132,7 +132,7 @@ def llama_problem(model: str | Path, *, cache_dir: Path | None = None) -> str | 
 
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "newsrag"
+    return Path(base) / "newscite"
 
 
 def _cache_key(model: str, cpu: tuple[str, frozenset[str]]) -> str:

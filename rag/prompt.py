@@ -19,8 +19,8 @@ from typing import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from rag.answer import NOT_FOUND
-from rag.schema import Passage
+from newscite.rag.answer import NOT_FOUND
+from newscite.types import Passage
 
 ANSWER_SYSTEM = f"""You answer questions about news using only the numbered passages provided.
 Rules:

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+import numpy as np
 from dateutil import parser as dateparser
 
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
@@ -67,6 +68,9 @@ class Query:
     recency: bool = False
     clauses: tuple[str, ...] = ()
     reference_date: datetime | None = None
+    # The question's embedding, kept by the retriever so that the answerer reuses it: one
+    # question, one embedding.
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def outlet_aliases(outlet: str) -> set[str]:

@@ -21,22 +21,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from rag.schema import Passage
+from newscite.config import model_folder
+from newscite.types import Passage
 
 
 class Reranker(Protocol):
     """Reorders passages for a question, best first, each scored in `scores["rerank"]`."""
 
     def run(self, question: str, passages: list[Passage]) -> list[Passage]: ...
-
-
-def model_folder(path: str | Path) -> Path:
-    """`path` as a local model folder; ValueError naming the setting when it is not one."""
-    folder = Path(path).expanduser()
-    if not (folder / "config.json").is_file():
-        raise ValueError(f"setting 'reranker' must name a local cross-encoder folder (with "
-                         f"config.json), got {str(path)!r}")
-    return folder
 
 
 class CrossEncoderReranker:

@@ -35,11 +35,11 @@ from itertools import zip_longest
 
 import numpy as np
 
-from index.embedding import Embedder
-from index.store import Store
-from rag.query import Query, QueryParser
-from rag.rerank import Reranker
-from rag.schema import Filters, Passage
+from newscite.index.embedding import Embedder
+from newscite.index.store import Store
+from newscite.rag.query import Query, QueryParser
+from newscite.rag.rerank import Reranker
+from newscite.types import Filters, Passage
 
 
 class Mode(str, enum.Enum):
@@ -154,7 +154,9 @@ class Retriever:
         since = filters.since or query.since
         until = filters.until or query.until
         groups = [(s,) for s in (filters.sources or query.sources)] or [()]
-        vector = self.embedder.embed([text])[0] if mode is not Mode.BM25 else None
+        if mode is not Mode.BM25 and query.vector is None:
+            query.vector = self.embedder.embed([text])[0]
+        vector = query.vector if mode is not Mode.BM25 else None
         scored: dict[int, dict[str, float]] = {}
         rankings = []
         for group in groups:

@@ -27,7 +27,7 @@ def multihop_or_skip() -> Path:
 
 @pytest.fixture(scope="session")
 def config_factory(tmp_path_factory):
-    from rag.config import Config
+    from newscite.config import Config
 
     def make(**changes):
         index = tmp_path_factory.mktemp("index") / "idx"
@@ -38,23 +38,23 @@ def config_factory(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embedding import Embedder
+    from newscite.index.embedding import Embedder
 
     return Embedder()
 
 
 @pytest.fixture(scope="session")
 def chunker(embedder):
-    from index.chunking import SentenceChunker
+    from newscite.index.chunking import SentenceChunker
 
     return SentenceChunker(embedder.tokenizer, model_limit=embedder.max_tokens)  # defaults
 
 
 def build_index(path: Path, embedder, chunker, sources: list[str]):
     """A real index at `path` from `sources`; returns the ingest summary."""
-    from index.dedup import Deduplicator
-    from index.ingest import Ingester, index_identity
-    from index.store import FaissStore
+    from newscite.index.dedup import Deduplicator
+    from newscite.index.ingest import Ingester, index_identity
+    from newscite.index.store import FaissStore
 
     with FaissStore.open(path, identity=index_identity(embedder, chunker), writable=True,
                          create=True) as store:

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 # Set in the child process that runs one `isolated` test, so that it runs the test itself.
-ISOLATED_CHILD = "NEWSRAG_ISOLATED_TEST"
+ISOLATED_CHILD = "NEWSCITE_ISOLATED_TEST"
 ISOLATED_TIMEOUT_S = 600
 
 

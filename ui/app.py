@@ -1,4 +1,4 @@
-"""The newsrag chat: a Gradio 6 web page over `Backend` (started by `newsrag serve`).
+"""The newscite chat: a Gradio 6 web page over `Backend` (started by `newscite serve`).
 
 Tabs:
 - Chat: the conversation (answers stream in, then the checked answer replaces the stream),
@@ -6,15 +6,18 @@ Tabs:
   open, each marker [n] links to its entry) with the coverage timeline of one answer;
 - Add articles: upload news files; they are ingested with a progress bar and can be asked
   about at once;
-- Index: what the index holds and, with `newsrag serve --watch FEEDS`, each watched feed's
+- Index: what the index holds and, with `newscite serve --watch FEEDS`, each watched feed's
   last refresh (re-read every FEEDS_REFRESH seconds while the page is open).
 
+Scripts ask through one API endpoint, /ask (`newscite.ui.api`: the question, optional
+filters, the answer and its citations as data); the page's own handlers are private.
+
 Every failure becomes a short message on the page (the details go to the log). The
-server binds 127.0.0.1 unless told otherwise, asks for a login when NEWSRAG_USER and
-NEWSRAG_PASSWORD are both set, caps uploads at MAX_UPLOAD and sends no analytics.
+server binds 127.0.0.1 unless told otherwise, asks for a login when NEWSCITE_USER and
+NEWSCITE_PASSWORD are both set, caps uploads at MAX_UPLOAD and sends no analytics.
 
 Example:
-    >>> config = Config.load({"index": "newsrag-index"})
+    >>> config = Config.load({"index": "newscite-index"})
     >>> build_app(config).queue().launch(**launch_options(config))   # = serve(config)
 """
 
@@ -23,20 +26,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from datetime import date, datetime, time, timezone
-from typing import Mapping, Sequence
+from typing import Mapping
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio reads it on import
 
 import gradio as gr  # noqa: E402
 
-from rag.config import Config  # noqa: E402
-from rag.schema import Answer, Filters  # noqa: E402
-from ui import render  # noqa: E402
-from ui.backend import Backend, Fallback, Unavailable  # noqa: E402
-from ui.render import Turn  # noqa: E402
-from ui.timeline import timeline_figure  # noqa: E402
-from ui.uploads import EXTENSIONS  # noqa: E402
+from newscite.config import Config  # noqa: E402
+from newscite.types import Answer, Final, Notice, Retracted, Text  # noqa: E402
+from newscite.ui import render  # noqa: E402
+from newscite.ui.api import FAILED, MAX_PASSAGES, ask_endpoint, parse_filters  # noqa: E402
+from newscite.ui.backend import Backend, Unavailable  # noqa: E402
+from newscite.ui.render import Turn  # noqa: E402
+from newscite.ui.timeline import timeline_figure  # noqa: E402
+from newscite.ui.uploads import EXTENSIONS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +47,8 @@ MAX_UPLOAD = "50mb"
 # The Source Sans Pro bundled with Gradio draws a wrong bold "A"; system fonts draw it right.
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
                 "sans-serif"]
-MAX_PASSAGES = 30
 FEEDS_REFRESH = 30  # seconds between updates of the index panel while feeds are watched
 EMPTY_QUESTION = "Type a question about the news first, or pick one of the examples."
-FAILED = "Something went wrong while answering; please try again. (The details are in the " \
-         "server log.)"
 
 CSS = """
 #sources-panel { max-height: 640px; overflow-y: auto; }
@@ -78,32 +78,11 @@ ul.outlets { columns: 2; margin: 0; }
 """
 
 
-def parse_filters(since: str | None, until: str | None,
-                  outlets: Sequence[str] | None) -> Filters:
-    """Filters from the form: dates are YYYY-MM-DD (inclusive); raises a friendly ValueError."""
-
-    def day(text: str | None, label: str, end_of_day: bool) -> datetime | None:
-        text = (text or "").strip()
-        if not text:
-            return None
-        try:
-            parsed = date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"The {label} date {text!r} is not a date: use YYYY-MM-DD, for "
-                             f"example 2024-03-04.") from None
-        return datetime.combine(parsed, time.max if end_of_day else time.min, timezone.utc)
-
-    first, last = day(since, "'From'", False), day(until, "'To'", True)
-    if first and last and first > last:
-        raise ValueError("The 'From' date is after the 'To' date: swap them.")
-    return Filters(since=first, until=last, sources=tuple(outlets or ()))
-
-
 def auth_from_env(environ: Mapping[str, str]) -> tuple[str, str] | None:
-    """(user, password) when NEWSRAG_USER and NEWSRAG_PASSWORD are both set, else None."""
-    user, password = environ.get("NEWSRAG_USER", ""), environ.get("NEWSRAG_PASSWORD", "")
+    """(user, password) when NEWSCITE_USER and NEWSCITE_PASSWORD are both set, else None."""
+    user, password = environ.get("NEWSCITE_USER", ""), environ.get("NEWSCITE_PASSWORD", "")
     if bool(user) != bool(password):
-        log.warning("set both NEWSRAG_USER and NEWSRAG_PASSWORD to require a login; "
+        log.warning("set both NEWSCITE_USER and NEWSCITE_PASSWORD to require a login; "
                     "serving without one")
     return (user, password) if user and password else None
 
@@ -126,10 +105,10 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
     """The chat page over `config`'s index: layout, then behaviour, then wiring."""
     backend = backend or Backend(config)
     # Uploaded files stay in Gradio's cache only for an hour.
-    with gr.Blocks(title="newsrag", analytics_enabled=False,
+    with gr.Blocks(title="newscite", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as demo:
         turns_state = gr.State([])
-        gr.Markdown("## newsrag: ask the news\nEvery answer cites its sources.")
+        gr.Markdown("## newscite: ask the news\nEvery answer cites its sources.")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 status = gr.HTML(elem_id="status")
@@ -202,24 +181,27 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
             history = [(t.question, t.answer.text) for t in turns]
             shown = render.chat_messages(turns) + [
                 {"role": "user", "content": render.message_html(question)}]
-            yield {chatbot: shown + [{"role": "assistant", "content": "…"}], ask_box: "",
-                   notice: ""}
-            streamed, note, answer = "", "", None
+            waiting = shown + [{"role": "assistant", "content": "…"}]
+            yield {chatbot: waiting, ask_box: "", notice: ""}
+            streamed, note, answer, message = "", "", None, FAILED
             try:
-                for item in backend.ask(question, history, filters, mode, int(k)):
-                    if isinstance(item, Answer):
-                        answer = item
-                    elif isinstance(item, Fallback):
-                        streamed, note = "", item.message
-                    else:
-                        streamed += item
-                        yield {chatbot: shown + [{"role": "assistant",
-                                                  "content": render.message_html(streamed)}]}
+                for event in backend.ask(question, history, filters, mode, int(k)):
+                    match event:
+                        case Text():
+                            streamed += event.text
+                            yield {chatbot: shown + [{"role": "assistant",
+                                                      "content": render.message_html(streamed)}]}
+                        case Retracted():  # withdrawn: the final answer replaces it
+                            streamed = ""
+                            yield {chatbot: waiting}
+                        case Notice():
+                            note = event.message
+                        case Final():
+                            answer = event.answer
             except (Unavailable, ValueError) as exc:
                 message = str(exc)
             except Exception:  # noqa: BLE001 - the page shows a message, the log the details
                 log.exception("answering %r failed", question)
-                message = FAILED
             if answer is None:  # the question goes back into the box, to retry
                 yield {chatbot: render.chat_messages(turns), ask_box: question,
                        notice: render.notice_html(message)}
@@ -262,23 +244,28 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
         refreshed = [status, overview, outlets, chatbot]
         answer_inputs = [ask_box, turns_state, since, until, outlets, mode, k]
         answer_outputs = [chatbot, turns_state, sources, picker, timeline, ask_box, notice]
-        demo.load(page_state, outputs=refreshed)
+        # The page's handlers take and return components' values, HTML included: they are
+        # private (off the API page, refused to API clients); scripts use /ask instead.
+        page_only = {"api_visibility": "private"}
+        demo.load(page_state, outputs=refreshed, **page_only)
         if backend.watching:  # watched feeds bring articles while the page is open
 
             def index_panels():
                 state = backend.overview()
                 return render.status_html(state), render.overview_html(state)
 
-            gr.Timer(FEEDS_REFRESH).tick(index_panels, outputs=[status, overview], queue=False)
-        ask.click(respond, answer_inputs, answer_outputs, concurrency_limit=4)
-        ask_box.submit(respond, answer_inputs, answer_outputs, concurrency_limit=4)
-        chatbot.example_select(pick_example, None, ask_box, queue=False).then(
-            respond, answer_inputs, answer_outputs)
-        picker.input(show_answer, [turns_state, picker], [sources, timeline])
-        clear_button.click(clear, None, answer_outputs)
-        chatbot.clear(clear, None, answer_outputs)
-        add.click(add_files, files, [report, *refreshed], concurrency_limit=1).then(
-            lambda: None, None, files)
+            gr.Timer(FEEDS_REFRESH).tick(index_panels, outputs=[status, overview], queue=False,
+                                         **page_only)
+        ask.click(respond, answer_inputs, answer_outputs, concurrency_limit=4, **page_only)
+        ask_box.submit(respond, answer_inputs, answer_outputs, concurrency_limit=4, **page_only)
+        chatbot.example_select(pick_example, None, ask_box, queue=False, **page_only).then(
+            respond, answer_inputs, answer_outputs, **page_only)
+        picker.input(show_answer, [turns_state, picker], [sources, timeline], **page_only)
+        clear_button.click(clear, None, answer_outputs, **page_only)
+        chatbot.clear(clear, None, answer_outputs, **page_only)
+        add.click(add_files, files, [report, *refreshed], concurrency_limit=1,
+                  **page_only).then(lambda: None, None, files, **page_only)
+        gr.api(ask_endpoint(backend), api_name="ask", concurrency_limit=4)
     return demo
 
 

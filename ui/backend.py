@@ -1,4 +1,4 @@
-"""The chat server's side of newsrag: the index, the answer chain, uploads.
+"""The chat server's side of newscite: the index, the answer chain, uploads.
 
 One `Backend` serves every browser session. It keeps the index open read-only; adding
 articles (uploads, or each refresh of the watched feeds) opens it for writing (taking the
@@ -8,7 +8,7 @@ embedding model is loaded once and shared.
 
 Example:
     >>> backend = Backend(Config.load())
-    >>> *_, answer = backend.ask("Why is NATO delaying Ukraine's membership?")
+    >>> *_, final = backend.ask("Why is NATO delaying Ukraine's membership?")
     >>> summary, refused = backend.add_files(["/tmp/gradio/feed.xml"])
     >>> stop = backend.watch("feeds.txt", every=900)   # refreshed in a background thread
 """
@@ -18,23 +18,21 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-from index import loaders
-from index.articles import Article, IngestSummary, Rejection
-from index.dedup import Deduplicator
-from index.ingest import Ingester
-from index.store import IndexLockedError, IndexMismatchError
-from index.watch import read_reports
-from rag import factory
-from rag.answer import ExtractiveAnswerer
-from rag.chain import AnswerMode, NewsRAG
-from rag.config import Config
-from rag.schema import Answer, Filters
-from ui import uploads
-from ui.render import Overview
+from newscite.index import loaders
+from newscite.types import Article, IngestSummary, Rejection
+from newscite.index.dedup import Deduplicator
+from newscite.index.ingest import Ingester
+from newscite.index.store import IndexLockedError, IndexMismatchError
+from newscite.index.watch import read_reports
+from newscite import factory
+from newscite.rag.chain import AnswerMode, NewsRAG
+from newscite.config import Config
+from newscite.types import Event, Filters
+from newscite.ui import uploads
+from newscite.ui.render import Overview
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -46,32 +44,15 @@ class Unavailable(RuntimeError):
     """The request cannot be served now; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
-class Fallback:
-    """Yielded by `Backend.ask` when the LLM failed: discard the text streamed so far,
-    the extractive answer follows. `message` says what went wrong."""
-
-    message: str
-
-
-def _llm_errors() -> tuple[type[Exception], ...]:
-    """The LLM's 'cannot answer' error, when rag.llm is installed (imported lazily)."""
-    try:
-        from rag.llm import LLMUnavailable
-    except ImportError:
-        return ()
-    return (LLMUnavailable,)
-
-
 def open_llm(config: Config) -> tuple[BaseChatModel | None, str]:
     """(chat model or None, one line on what answer modes are available and why)."""
     if not (config.llm_base_url or config.llm_gguf):
         return None, ("extractive (quoted sentences); configure llm_base_url or llm_gguf "
                       "for generated answers")
     try:
-        from rag.llm import check_server, make_chat_model
+        from newscite.rag.llm import check_server
 
-        model = make_chat_model(config)
+        model = factory.make_chat_model(config)
     except (ImportError, RuntimeError) as exc:  # LLMUnavailable is a RuntimeError
         log.warning("the configured LLM cannot be used: %s", exc)
         return None, f"extractive only: the configured LLM cannot be used ({exc})"
@@ -116,33 +97,24 @@ class Backend:
             log.warning("no usable index: %s", exc)
             self.rag, self.problem = None, str(exc)
             return
-        retriever = factory.make_retriever(self.config, store)
-        retriever.embedder = self.embedder  # share the loaded model: loading takes seconds
-        answerer = ExtractiveAnswerer(self.embedder, abstain_below=self.config.abstain_below)
-        mode = self.config.answer_mode if self.config.answer_mode in self.modes \
-            else AnswerMode.EXTRACTIVE
-        self.rag = NewsRAG(retriever, answerer, self.chat_model, mode=mode, k=self.config.k,
-                           history_turns=self.config.history_turns)
+        config = self.config if self.config.answer_mode in self.modes \
+            else self.config.with_(answer_mode=AnswerMode.EXTRACTIVE.value)
+        # the loaded model is shared: loading it takes seconds
+        self.rag = factory.make_chain(config, store, embedder=self.embedder,
+                                      chat_model=self.chat_model)
         self.problem = ""
         log.info("index %s open: %d articles", store.path, store.counts()["articles"])
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
             filters: Filters | None = None, mode: str | None = None,
-            k: int | None = None) -> Iterator[str | Fallback | Answer]:
-        """Text pieces, then the final Answer (see NewsRAG.stream).
-
-        When the LLM cannot answer, yields a `Fallback` and then the extractive answer.
-        Raises `Unavailable` without an index, ValueError for an empty question.
-        """
+            k: int | None = None) -> Iterator[Event]:
+        """The answer's events (see NewsRAG.stream): `Text` pieces, `Retracted` and a
+        `Notice` when the LLM failed, then the `Final` answer. Raises `Unavailable` without
+        an index, ValueError for an empty question."""
         rag = self.rag
         if rag is None:
             raise Unavailable(self.problem)
-        try:
-            yield from rag.stream(question, history, filters, mode, k)
-        except _llm_errors() as exc:
-            log.warning("the LLM could not answer, falling back to extractive: %s", exc)
-            yield Fallback(f"The LLM could not answer ({exc}). This is the extractive answer.")
-            yield from rag.stream(question, history, filters, AnswerMode.EXTRACTIVE, k)
+        yield from rag.stream(question, history, filters, mode, k)
 
     def example_questions(self, n: int = 4) -> list[str]:
         """Questions about the newest articles, one per outlet, to show what can be asked."""
@@ -179,7 +151,7 @@ class Backend:
         Returns the ingest summary and the files refused before ingestion; the places in
         rejections name the uploaded file, never the private folder.
         """
-        with tempfile.TemporaryDirectory(prefix="newsrag-upload-") as folder:
+        with tempfile.TemporaryDirectory(prefix="newscite-upload-") as folder:
             staged, refused = uploads.stage(paths, Path(folder))
             files = [str(path) for path, _ in staged]
             summary = self._ingest(loaders.load(files), files) if staged else IngestSummary()
@@ -214,7 +186,7 @@ class Backend:
             with fetcher:
                 watcher.run(every, stop)
 
-        threading.Thread(target=run, name="newsrag-watch", daemon=True).start()
+        threading.Thread(target=run, name="newscite-watch", daemon=True).start()
         self.watching = True
         return stop
 

@@ -1,6 +1,6 @@
 """Pure rendering for the chat page: answers, sources, index overview and ingest reports.
 
-Everything here turns newsrag objects into HTML strings and touches no I/O, so it is tested
+Everything here turns newscite objects into HTML strings and touches no I/O, so it is tested
 without a browser. Article text is untrusted: every piece of it goes through `escape`, which
 also neutralises Markdown and template syntax, because chat messages pass through Gradio's
 Markdown renderer and the sources panel through a JS template.
@@ -16,18 +16,17 @@ Example:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Collection, Iterable, Sequence
 
-from index.articles import Coverage, IngestSummary, Rejection
-from index.watch import FeedReport
-from rag.schema import Answer, Passage
+from newscite.types import Coverage, IngestSummary, Rejection
+from newscite.index.watch import FeedReport
+from newscite.text import MARKER
+from newscite.types import Answer, Passage
 
 # Characters that HTML, Markdown, KaTeX or Gradio's JS templates would interpret.
 _SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`\\*_[](){}#+-!|~$=:"}
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _EXCERPT_CHARS = 600
 
 
@@ -106,7 +105,7 @@ def message_html(text: str, turn: int | None = None, numbers: Collection[int] = 
     renderer leaves it alone; line breaks become <br>.
     """
     parts, position = [], 0
-    for match in _MARKER.finditer(text):
+    for match in MARKER.finditer(text):
         parts.append(escape(text[position:match.start()]))
         parts.append("".join(_marker_html(int(n), turn, numbers)
                              for n in match.group(1).split(",")))
@@ -273,12 +272,10 @@ def feeds_html(reports: Sequence[FeedReport]) -> str:
     return f'<ul class="feeds">{"".join(items)}</ul>'
 
 
-def ingest_html(summary: IngestSummary, skipped: Sequence[Rejection] = (),
-                hide_prefix: str = "") -> str:
+def ingest_html(summary: IngestSummary, skipped: Sequence[Rejection] = ()) -> str:
     """The report after adding files: counts, then every file or record that failed.
 
-    `skipped` are files refused before ingestion (e.g. unsupported type); `hide_prefix`
-    (the private upload folder) is cut from the places named in messages.
+    `skipped` are files refused before ingestion (e.g. unsupported type).
     """
     problems = list(skipped) + list(summary.rejections)
     usable = summary.added + summary.updated + summary.unchanged + summary.duplicates \
@@ -293,7 +290,7 @@ def ingest_html(summary: IngestSummary, skipped: Sequence[Rejection] = (),
                 "RSS/XML files whose records have at least a title and a body.</p>")
     if not problems:
         return head
-    items = "".join(f"<li><b>{escape(r.origin.replace(hide_prefix, ''))}</b>: {escape(r.reason)}"
+    items = "".join(f"<li><b>{escape(r.origin)}</b>: {escape(r.reason)}"
                     + (f" <i>({escape(r.hint)})</i>" if r.hint else "") + "</li>"
                     for r in problems)
     return (f'{head}<p class="problem">{len(problems)} file(s) or record(s) could not be '

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from rag.schema import Answer
-from ui.render import sources_of
+from newscite.types import Answer
+from newscite.ui.render import sources_of
 
 CITED, RETRIEVED, ALSO = "cited", "retrieved, not cited", "also reported by"
 _STYLE = {CITED: dict(marker="o", color="#2563eb", s=70),

@@ -16,9 +16,9 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from index.articles import Article, Rejection
-from index.loaders import feeds, html, json, jsonl, text
-from index.loaders.records import check_field_map
+from newscite.types import Article, Rejection
+from newscite.index.loaders import feeds, html, json, jsonl, text
+from newscite.index.loaders.records import check_field_map
 
 logger = logging.getLogger(__name__)
 

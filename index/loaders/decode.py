@@ -12,7 +12,7 @@ from pathlib import Path
 
 import charset_normalizer
 
-from index.articles import Rejection
+from newscite.types import Rejection
 
 logger = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from index.articles import Article, Rejection
-from index.fetch import Fetcher, FetchError, Page
-from index.loaders import feeds, html
-from index.loaders.decode import decode_text
+from newscite.types import Article, Rejection
+from newscite.index.fetch import Fetcher, FetchError, Page
+from newscite.index.loaders import feeds, html
+from newscite.index.loaders.decode import decode_text
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class WebLoader:
         if not items:
             return []
         pool = ThreadPoolExecutor(max_workers=min(self.workers, len(items)),
-                                  thread_name_prefix="newsrag-fetch")
+                                  thread_name_prefix="newscite-fetch")
         try:
             return list(pool.map(lambda item: _guarded(url_of(item), load, item), items))
         finally:

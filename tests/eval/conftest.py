@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.questions import Question
-from rag.schema import Answer, Passage
+from newscite.eval.questions import Question
+from newscite.types import Answer, Passage
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 MULTIHOP_DEV = SHARED_DATA / "multihop-rag" / "queries-dev.json"

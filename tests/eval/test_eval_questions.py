@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.questions import QuestionFormatError, load_questions
+from newscite.eval.questions import QuestionFormatError, load_questions
 
 SEED_QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "questions" / "seed.jsonl"
 

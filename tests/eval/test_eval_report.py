@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from eval.report import compare_reports, write_report
-from eval.runner import run_eval
+from newscite.eval.report import compare_reports, write_report
+from newscite.eval.runner import run_eval
 
 SETTINGS = {"chunk_size": 256, "chunk_overlap": 200, "retriever": "keyword", "manifest": {"n": 6}}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.runner import metric_names, run_eval
+from newscite.eval.runner import metric_names, run_eval
 
 
 def _value(result, name):

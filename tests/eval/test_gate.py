@@ -5,12 +5,12 @@ Deterministic: the same index and questions give the same figures."""
 
 import pytest
 
-from eval.questions import load_questions
-from eval.runner import run_eval
-from index.store import FaissStore
-from rag.answer import ExtractiveAnswerer
-from rag.chain import NewsRAG
-from rag.retrieve import Retriever
+from newscite.eval.questions import load_questions
+from newscite.eval.runner import run_eval
+from newscite.index.store import FaissStore
+from newscite.rag.answer import ExtractiveAnswerer
+from newscite.rag.chain import NewsRAG
+from newscite.rag.retrieve import Retriever
 
 from tests.conftest import MULTIHOP
 

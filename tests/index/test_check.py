@@ -1,4 +1,4 @@
-"""`newsrag check [--repair]`, read-only indexes and the writer lock, on a real small index."""
+"""`newscite check [--repair]`, read-only indexes and the writer lock, on a real small index."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from index.store import MANIFEST_NAME, FaissStore
-from rag.cli import main
+from newscite.index.store import MANIFEST_NAME, Store
+from newscite.cli import main
 
 from tests.conftest import FIXTURES, ROOT
 
@@ -32,7 +32,7 @@ def _manifest(index) -> dict:
 
 
 def _counts(index) -> dict:
-    with FaissStore.open(index) as store:
+    with Store.open(index) as store:
         return store.counts()
 
 
@@ -99,12 +99,12 @@ def test_wrong_faiss_contents_are_reported(index_copy, capsys):
 
 
 def test_repair_needs_a_writable_store(index_copy):
-    with FaissStore.open(index_copy) as store, pytest.raises(PermissionError, match="read-only"):
+    with Store.open(index_copy) as store, pytest.raises(PermissionError, match="read-only"):
         store.repair()
 
 
 def test_read_only_store_answers_searches_and_refuses_writes(index_copy, embedder):
-    with FaissStore.open(index_copy) as store:
+    with Store.open(index_copy) as store:
         assert store.keyword_search("tram line", 3)
         assert store.dense_search(embedder.embed(["tram line cost"])[0], 3)
         with pytest.raises(PermissionError, match=str(index_copy)):
@@ -153,37 +153,36 @@ def test_read_only_directory_still_answers(read_only_index, capsys):
 
 def test_second_writer_fails_clearly_and_changes_nothing(index_copy):
     before = (_manifest(index_copy), _counts(index_copy))
-    with FaissStore.open(index_copy, writable=True):
+    with Store.open(index_copy, writable=True):
         result = subprocess.run(
-            [sys.executable, "-m", "rag.cli", "ingest", str(FIXTURES / "news.jsonl"),
+            [sys.executable, "-m", "newscite.cli", "ingest", str(FIXTURES / "news.jsonl"),
              str(ROOT / "seeds"), "--index", str(index_copy), "--no-progress"],
             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr
-    assert "another newsrag process" in result.stderr and "Traceback" not in result.stderr
+    assert "another newscite process" in result.stderr and "Traceback" not in result.stderr
     assert (_manifest(index_copy), _counts(index_copy)) == before
 
 
 def test_reader_of_an_unwritable_directory_opens_the_database_immutable(index_copy, monkeypatch,
                                                                         embedder):
     """Runs even as root: pretend the directory is not writable, as it is for other users."""
-    import index.store
-
-    monkeypatch.setattr(index.store.os, "access", lambda path, mode: False)
-    with FaissStore.open(index_copy) as store:
+    from newscite.index.store import catalog
+    monkeypatch.setattr(catalog.os, "access", lambda path, mode: False)
+    with Store.open(index_copy) as store:
         assert store.passages([c for c, _ in store.keyword_search("tram line", 2)])
         assert store.dense_search(embedder.embed(["tram line cost"])[0], 2)
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            store.db.execute("DELETE FROM ingests")
+            store.catalog.db.execute("DELETE FROM ingests")
 
 
 def test_unreadable_database_is_one_clear_line(index_copy, capsys):
-    (index_copy / "newsrag.sqlite").write_bytes(b"this is not a database" * 100)
-    for name in ("newsrag.sqlite-wal", "newsrag.sqlite-shm"):
+    (index_copy / "newscite.sqlite").write_bytes(b"this is not a database" * 100)
+    for name in ("newscite.sqlite-wal", "newscite.sqlite-shm"):
         (index_copy / name).unlink(missing_ok=True)
     capsys.readouterr()
     assert main(["check", "--index", str(index_copy)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("newsrag: error:") and "not a database" in err
+    assert err.startswith("newscite: error:") and "not a database" in err
 
 
 @pytest.fixture
@@ -207,8 +206,8 @@ def test_disk_full_is_one_clear_error_and_keeps_the_index(small_disk, news_index
     """An ingest onto a full disk, or one that fills up under it, ends with one line naming
     the index and the full disk; the index keeps every article it had and stays consistent."""
     index = shutil.copytree(news_index, small_disk / "idx")
-    with FaissStore.open(index) as store:
-        before = {row[0] for row in store.db.execute("SELECT id FROM articles")}
+    with Store.open(index) as store:
+        before = {row[0] for row in store.catalog.db.execute("SELECT id FROM articles")}
     articles = small_disk.parent / "new.json"
     articles.write_text(json.dumps(json.loads(multihop_slice[0].read_text())[:12]))
     filler = small_disk / "filler"
@@ -220,11 +219,11 @@ def test_disk_full_is_one_clear_error_and_keeps_the_index(small_disk, news_index
                  "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the model's loading bar
     assert code == 2, err
-    assert err.startswith("newsrag: error:") and "no space left" in err and str(index) in err
+    assert err.startswith("newscite: error:") and "no space left" in err and str(index) in err
     filler.unlink()
-    with FaissStore.open(index, writable=True) as store:  # as the next writer opens it
+    with Store.open(index, writable=True) as store:  # as the next writer opens it
         assert store.verify() == [] and store.check_files() == []
-        after = {row[0] for row in store.db.execute("SELECT id FROM articles")}
+        after = {row[0] for row in store.catalog.db.execute("SELECT id FROM articles")}
     assert before <= after
     if left:  # some batches were committed before the disk filled up, not all
         assert len(before) < len(after) < len(before) + 12

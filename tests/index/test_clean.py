@@ -6,7 +6,7 @@ import unicodedata
 
 from hypothesis import given, strategies as st
 
-from index.clean import clean_text, clean_title
+from newscite.index.clean import clean_text, clean_title
 
 
 def test_line_endings_become_newlines():

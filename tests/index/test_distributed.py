@@ -5,16 +5,18 @@ tolerance."""
 import json
 import os
 import sqlite3
+from functools import partial
 
 import numpy as np
 import pytest
 
+from newscite import factory
 from tests.conftest import build_index, multihop_or_skip
 
 # Ray resolves 127.0.0.1 to the machine's outward address, which a sandbox may not route back
 # to itself; this keeps every node, and the driver, on the loopback address (read at import)
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-ray = pytest.importorskip("ray", reason="distributed ingest needs pip install 'newsrag[scale]'")
+ray = pytest.importorskip("ray", reason="distributed ingest needs pip install 'newscite[scale]'")
 
 OBJECT_STORE = 100 * 1024 ** 2
 
@@ -42,7 +44,7 @@ def twenty_articles(tmp_path_factory):
 
 
 def _chunks(index) -> list[tuple]:
-    with sqlite3.connect(index / "newsrag.sqlite") as db:
+    with sqlite3.connect(index / "newscite.sqlite") as db:
         return db.execute('SELECT c.id, c.article_id, c.ordinal, c.start, c."end", c.header, '
                           "c.n_tokens, c.vector, a.title FROM chunks c JOIN articles a "
                           "ON a.id = c.article_id ORDER BY c.id").fetchall()
@@ -50,11 +52,11 @@ def _chunks(index) -> list[tuple]:
 
 def test_ray_ingest_equals_single_process_ingest(ray_cluster, twenty_articles, tmp_path,
                                                  embedder, chunker):
-    from index.dedup import Deduplicator
-    from index.distributed import RayEncoder
-    from index.ingest import Ingester, index_identity
-    from index.store import FaissStore
-    from rag.config import Config
+    from newscite.index.dedup import Deduplicator
+    from newscite.index.distributed import RayEncoder
+    from newscite.index.ingest import Ingester, index_identity
+    from newscite.index.store import Store
+    from newscite.config import Config
 
     # two nodes of one CPU each, two one-CPU actors: one embeds on each node
     assert len([node for node in ray.nodes() if node["Alive"]]) == 2
@@ -62,8 +64,8 @@ def test_ray_ingest_equals_single_process_ingest(ray_cluster, twenty_articles, t
     config = Config.load({"index": str(tmp_path / "ray"),  # the actors chunk as `chunker` does
                           "chunk_tokens": chunker.settings["chunk_tokens"],
                           "chunk_overlap": chunker.settings["chunk_overlap"]}, environ={})
-    encoder = RayEncoder(config, workers=2, articles_per_task=4)
-    with FaissStore.open(tmp_path / "ray", identity=index_identity(embedder, chunker),
+    encoder = RayEncoder(partial(factory.encoding_parts, config), workers=2, articles_per_task=4)
+    with Store.open(tmp_path / "ray", identity=index_identity(embedder, chunker),
                          writable=True, create=True) as store:
         distributed = Ingester(store, embedder, chunker, Deduplicator(), progress=False,
                                batch_articles=8, encoder=encoder).run([str(twenty_articles)])
@@ -82,8 +84,8 @@ def test_ray_ingest_equals_single_process_ingest(ray_cluster, twenty_articles, t
 def test_workers_without_ray_installed_says_what_to_install(monkeypatch):
     import builtins
 
-    from index.distributed import RayEncoder
-    from rag.config import Config
+    from newscite.index.distributed import RayEncoder
+    from newscite.config import Config
 
     real_import = builtins.__import__
 
@@ -93,5 +95,5 @@ def test_workers_without_ray_installed_says_what_to_install(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
-    with pytest.raises(ImportError, match=r"pip install 'newsrag\[scale\]'"):
-        RayEncoder(Config.load({}, environ={}), workers=2)
+    with pytest.raises(ImportError, match=r"pip install 'newscite\[scale\]'"):
+        RayEncoder(partial(factory.encoding_parts, Config.load({}, environ={})), workers=2)

@@ -13,9 +13,9 @@ from datetime import timedelta
 
 import pytest
 
-from index.fetch import MAX_REDIRECTS, Fetcher, FetchError, is_internal
+from newscite.index.fetch import MAX_REDIRECTS, Fetcher, FetchError, is_internal
 
-UA = "newsrag-test/1.0 (+tests)"
+UA = "newscite-test/1.0 (+tests)"
 PAGE = "<html><body><p>The ferry runs again.</p></body></html>"
 
 

@@ -1,4 +1,4 @@
-"""A corpus of bad files, ingested in one run beside good records by a real `newsrag ingest`.
+"""A corpus of bad files, ingested in one run beside good records by a real `newscite ingest`.
 
 Every file is either ingested as it should be or rejected with a clear message (one
 `rejected FILE: reason (hint)` line each); the process ends by itself (a timeout would be
@@ -24,9 +24,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from index import loaders
-from index.articles import Article, Rejection
-from index.store import FaissStore
+from newscite.index import loaders
+from newscite.types import Article, Rejection
+from newscite.index.store import Store
 
 from tests.conftest import ROOT
 
@@ -145,10 +145,10 @@ def cases() -> list[Case]:
 
 
 def run_ingest(args: list[str], cwd: Path) -> tuple[int, str, int]:
-    """Run `newsrag ingest ARGS` to its end; (exit status, stderr, peak RSS in bytes).
+    """Run `newscite ingest ARGS` to its end; (exit status, stderr, peak RSS in bytes).
     Killed after TIMEOUT seconds (the test then fails as a hang)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", *args,
+    process = subprocess.Popen([sys.executable, "-m", "newscite.cli", "ingest", *args,
                                 "--no-progress"], cwd=cwd, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     stderr: list[str] = []
@@ -182,12 +182,13 @@ def test_hostile_files_are_ingested_or_clearly_rejected(tmp_path):
     assert "Traceback" not in stderr and "unexpected error" not in stderr, stderr[-3000:]
     rejections = re.findall(r"^WARNING [\w.]+: rejected (\S+?)(?:#[^:]*)?: (.*)$", stderr,
                             re.MULTILINE)
-    with FaissStore.open(index) as store:
+    with Store.open(index) as store:
         assert store.verify() == [] and store.check_files() == []
-        origins = [row[0] for row in store.db.execute("SELECT origin FROM articles")]
-        bodies = {row[0]: row[1] for row in store.db.execute("SELECT url, body FROM articles")}
-        dates = {row[0]: row[1] for row in store.db.execute("SELECT url, published_at "
-                                                            "FROM articles")}
+        db = store.catalog.db
+        origins = [row[0] for row in db.execute("SELECT origin FROM articles")]
+        bodies = {row[0]: row[1] for row in db.execute("SELECT url, body FROM articles")}
+        dates = {row[0]: row[1] for row in db.execute("SELECT url, published_at "
+                                                      "FROM articles")}
     handled = []
     for case in files:
         path = f"bad/{case.name}"

@@ -1,16 +1,16 @@
 import json
 import subprocess
 
-from eval.crash import check_after_kill, kill_when, newsrag
-from index.dedup import Deduplicator
-from index.ingest import Ingester, index_identity
-from index.store import FaissStore
+from newscite.eval.crash import check_after_kill, kill_when, newscite
+from newscite.index.dedup import Deduplicator
+from newscite.index.ingest import Ingester, index_identity
+from newscite.index.store import Store
 
 from tests.conftest import FIXTURES
 
 
 def _ingest(path, embedder, chunker, sources):
-    with FaissStore.open(path, identity=index_identity(embedder, chunker), writable=True,
+    with Store.open(path, identity=index_identity(embedder, chunker), writable=True,
                          create=True) as store:
         summary = Ingester(store, embedder, chunker, Deduplicator(), progress=False).run(sources)
         return summary, store.counts(), store.verify()
@@ -21,7 +21,7 @@ def test_duplicates_are_stored_once_and_near_copies_merged(tmp_path, embedder, c
                                         [str(FIXTURES / "news.jsonl")])
     assert (summary.added, summary.merged, summary.rejected) == (3, 1, 0)
     assert counts["articles"] == 3 and not problems
-    with FaissStore.open(tmp_path / "i") as store:
+    with Store.open(tmp_path / "i") as store:
         tram = store.article(store.find_ids(["https://harbor.example/tram-line"])[0])
         assert [c.source for c in tram.also_reported_by] == ["Metro Daily"]
         assert tram.also_reported_by[0].url == "https://metro.example/news/tram"
@@ -41,7 +41,7 @@ def test_reingest_embeds_nothing_and_changes_replace_chunks(tmp_path, embedder, 
     changed, counts, problems = _ingest(tmp_path / "i", embedder, chunker, [str(source)])
     assert (changed.updated, changed.added, changed.unchanged) == (1, 1, 2)
     assert counts["articles"] == 4 and not problems
-    with FaissStore.open(tmp_path / "i") as store:
+    with Store.open(tmp_path / "i") as store:
         hits = store.passages([i for i, _ in store.keyword_search("reservoir capacity", k=5)])
         assert any("29 percent" in p.text for p in hits)
         assert not any("31 percent" in p.text for p in hits)
@@ -66,7 +66,7 @@ def test_store_remove_then_reingest_restores(news_index, embedder, chunker, tmp_
 
     path = tmp_path / "copy"
     shutil.copytree(news_index, path)
-    with FaissStore.open(path, writable=True) as store:
+    with Store.open(path, writable=True) as store:
         before = store.counts()["articles"]
         assert store.delete(store.find_ids(["https://valley.example/drought-limits"])) == 1
         assert store.counts()["articles"] == before - 1 and not store.verify()
@@ -78,7 +78,7 @@ def test_kill_9_mid_ingest_keeps_every_commit_and_resumes(tmp_path, multihop_sli
     """SIGKILL a real ingest at several moments (during start-up, then after more and more
     commits, each time a random fraction of a second later); after every kill the index opens,
     is consistent and keeps every article committed before; a final run completes it.
-    (`python -m eval.bench_crash` does the same 50 times over the whole corpus.)"""
+    (`python -m newscite.eval.bench_crash` does the same 50 times over the whole corpus.)"""
     import random
 
     corpus, _ = multihop_slice
@@ -92,15 +92,15 @@ def test_kill_9_mid_ingest_keeps_every_commit_and_resumes(tmp_path, multihop_sli
     kills = 0
     for target in (0, 3, 9, 15):
         delay = rng.uniform(0.5, 3.0) if target == 0 else rng.uniform(0.0, 1.0)
-        if not kill_when(newsrag(*args), index, after_articles=target, delay=delay):
+        if not kill_when(newscite(*args), index, after_articles=target, delay=delay):
             continue
         kills += 1
         check = check_after_kill(index, committed)
         assert check.survived, (check.problems, check.lost)
         committed = check.articles
     assert kills >= 3, f"only {kills} kills landed before the ingest finished"
-    finished = newsrag(*args, stderr=subprocess.PIPE)
+    finished = newscite(*args, stderr=subprocess.PIPE)
     assert finished.wait(timeout=300) == 0, finished.stderr.read().decode()
-    with FaissStore.open(index) as store:
+    with Store.open(index) as store:
         assert store.counts()["articles"] == len(records)
         assert store.verify() == []

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import index.loaders as loaders
-from index.articles import Article, Rejection
-from index.loaders import load
-from index.loaders.records import FIELDS, from_record
+import newscite.index.loaders as loaders
+from newscite.types import Article, Rejection
+from newscite.index.loaders import load
+from newscite.index.loaders.records import FIELDS, from_record
 
 MULTIHOP = Path(__file__).parents[2] / ".." / "shared" / "data" / "multihop-rag" / "corpus.json"
 
@@ -445,7 +445,7 @@ def test_folders_are_read_recursively_sorted_and_hidden_skipped(tmp_path, caplog
     write(tmp_path / "a" / "notes.csv", "title,body\nX,Y\n")
     write(tmp_path / ".git" / "config.json", '{"body": "not news"}')
     write(tmp_path / ".draft.txt", "Hidden\n\nnot news")
-    with caplog.at_level(logging.DEBUG, logger="index.loaders"):
+    with caplog.at_level(logging.DEBUG, logger="newscite.index.loaders"):
         items = list(load([tmp_path]))
     assert [a.title for a in items] == ["A", "C", "B"]
     assert "notes.csv" in caplog.text

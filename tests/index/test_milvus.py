@@ -1,14 +1,14 @@
-"""newsrag on Milvus (Milvus Lite, a local file) end to end through the command line: the
+"""newscite on Milvus (Milvus Lite, a local file) end to end through the command line: the
 same ingest, search, ask, stats, remove and check as on FAISS, with the same answers."""
 
 import json
 
 import pytest
 
-from rag.cli import main
+from newscite.cli import main
 from tests.conftest import FIXTURES, ROOT
 
-pytest.importorskip("pymilvus", reason="the Milvus store needs pip install 'newsrag[scale]'")
+pytest.importorskip("pymilvus", reason="the Milvus store needs pip install 'newscite[scale]'")
 
 SOURCES = [str(ROOT / "seeds"), str(FIXTURES / "news.jsonl")]
 QUESTIONS = ["How much will the tram line cost?", "money raised by the startup",
@@ -60,7 +60,7 @@ def test_outlet_filter_and_stats_on_milvus(indexes, capsys):
 def test_check_finds_a_lost_collection_and_repair_rebuilds_it(indexes, capsys, tmp_path):
     import shutil
 
-    from index.milvus import connect
+    from newscite.index.store.dense.milvus import connect
 
     _, milvus = indexes
     copy = tmp_path / "copy"
@@ -78,7 +78,7 @@ def test_check_finds_a_lost_collection_and_repair_rebuilds_it(indexes, capsys, t
     assert main(["check", *flags]) == 1
     assert "is missing" in capsys.readouterr().out
     assert main(["search", "tram", *flags]) == 2
-    assert "newsrag check --repair" in capsys.readouterr().err
+    assert "newscite check --repair" in capsys.readouterr().err
     assert main(["check", "--repair", *flags]) == 0
     assert _json(capsys, ["search", "tram line", "-k", "1", "--json", *flags])[0]["title"] == \
         "City council approves new tram line"
@@ -99,13 +99,13 @@ def test_other_processes_write_and_read_a_milvus_index(indexes, capsys, tmp_path
     faiss, _ = indexes
     flags = ["--index", str(tmp_path / "idx"), "--store", f"milvus://{tmp_path}/other.db"]
 
-    def newsrag(*argv: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "rag.cli", *argv, *flags],
+    def newscite(*argv: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "newscite.cli", *argv, *flags],
                                 capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout
 
-    newsrag("ingest", *SOURCES, "--no-progress")
-    found = json.loads(newsrag("search", QUESTIONS[0], "-k", "3", "--json"))
+    newscite("ingest", *SOURCES, "--no-progress")
+    found = json.loads(newscite("search", QUESTIONS[0], "-k", "3", "--json"))
     expected = _json(capsys, ["search", QUESTIONS[0], "-k", "3", "--json", *faiss])
     assert [p["text"] for p in found] == [p["text"] for p in expected]

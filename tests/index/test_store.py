@@ -4,15 +4,15 @@ import sqlite3
 import numpy as np
 import pytest
 
-from index.chunking import SentenceChunker
-from index.store import FaissStore, IndexLockedError, IndexMismatchError
-from rag.schema import Filters
+from newscite.index.chunking import SentenceChunker
+from newscite.index.store import IndexLockedError, IndexMismatchError, Store
+from newscite.types import Filters
 from tests.index.test_store_conformance import IDENTITY, _article, _item
 
 
 @pytest.fixture
 def store(tmp_path):
-    with FaissStore.open(tmp_path / "idx", identity=IDENTITY, writable=True, create=True) as s:
+    with Store.open(tmp_path / "idx", identity=IDENTITY, writable=True, create=True) as s:
         s.upsert([_item(_article(1, "Alpha", 1), 0), _item(_article(2, "Beta", 5), 1),
                   _item(_article(3, "Alpha", 9), 2)])
         yield s
@@ -25,7 +25,7 @@ def test_reopen_reads_what_was_committed_and_writes_no_pickle(store, tmp_path):
     for npy in (tmp_path / "idx").rglob("*.npy"):
         np.load(npy, allow_pickle=False)
     store.close()
-    with FaissStore.open(tmp_path / "idx", identity=IDENTITY) as again:
+    with Store.open(tmp_path / "idx", identity=IDENTITY) as again:
         assert again.counts() == {"articles": 3, "chunks": 3}
         assert again.keyword_search("topic2", k=1)
 
@@ -33,19 +33,19 @@ def test_reopen_reads_what_was_committed_and_writes_no_pickle(store, tmp_path):
 def test_other_model_or_chunker_is_refused_with_how_to_rebuild(store, tmp_path):
     store.close()
     with pytest.raises(IndexMismatchError, match="reindex"):
-        FaissStore.open(tmp_path / "idx", identity={**IDENTITY, "model": "other"})
+        Store.open(tmp_path / "idx", identity={**IDENTITY, "model": "other"})
     with pytest.raises(IndexMismatchError, match="chunk_tokens"):
-        FaissStore.open(tmp_path / "idx", identity={**IDENTITY, "chunk_tokens": 100})
+        Store.open(tmp_path / "idx", identity={**IDENTITY, "chunk_tokens": 100})
 
 
 def test_second_writer_fails_clearly(store, tmp_path):
-    with pytest.raises(IndexLockedError, match="another newsrag process"):
-        FaissStore.open(tmp_path / "idx", identity=IDENTITY, writable=True)
+    with pytest.raises(IndexLockedError, match="another newscite process"):
+        Store.open(tmp_path / "idx", identity=IDENTITY, writable=True)
 
 
 def test_missing_index_says_how_to_build_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match="newsrag ingest"):
-        FaissStore.open(tmp_path / "nothing")
+    with pytest.raises(FileNotFoundError, match="newscite ingest"):
+        Store.open(tmp_path / "nothing")
 
 
 def test_unflushed_commit_is_rebuilt_from_sqlite_on_open(store, tmp_path):
@@ -54,10 +54,10 @@ def test_unflushed_commit_is_rebuilt_from_sqlite_on_open(store, tmp_path):
     store._dirty = False  # simulate a kill before flush: close() must not write them
     store.close()
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    db = sqlite3.connect(tmp_path / "idx" / "newsrag.sqlite")
+    db = sqlite3.connect(tmp_path / "idx" / "newscite.sqlite")
     assert manifest["generation"] < int(db.execute(
         "SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-    with FaissStore.open(tmp_path / "idx", identity=IDENTITY) as again:
+    with Store.open(tmp_path / "idx", identity=IDENTITY) as again:
         assert again.counts()["chunks"] == 4
         hit = again.dense_search(np.array([0, 0, 0, 1], dtype=np.float32), k=1)[0][0]
         assert again.passages([hit])[0].title == "Story 4"
@@ -65,7 +65,7 @@ def test_unflushed_commit_is_rebuilt_from_sqlite_on_open(store, tmp_path):
 
 
 def test_hnsw_index_supports_filters_and_deletes(tmp_path):
-    with FaissStore.open(tmp_path / "h", identity=IDENTITY, writable=True, create=True,
+    with Store.open(tmp_path / "h", identity=IDENTITY, writable=True, create=True,
                          dense_kind="hnsw") as s:
         s.upsert([_item(_article(1, "Alpha", 1), 0), _item(_article(2, "Beta", 5), 1)])
         s.delete(s.find_ids(["https://news.example/1"]))
@@ -78,13 +78,14 @@ def test_the_feed_is_kept_and_an_index_from_before_feeds_is_upgraded(tmp_path):
     from dataclasses import replace
 
     path = tmp_path / "idx"
-    with FaissStore.open(path, identity=IDENTITY, writable=True, create=True) as store:
+    with Store.open(path, identity=IDENTITY, writable=True, create=True) as store:
         web = replace(_article(1, "Alpha", 1), feed="https://news.example/feed.xml")
         store.upsert([_item(web, 0)])
-        store.db.execute("ALTER TABLE articles DROP COLUMN feed")  # as an older version wrote
-    with FaissStore.open(path) as reader:
+        # as an older version wrote it
+        store.catalog.db.execute("ALTER TABLE articles DROP COLUMN feed")
+    with Store.open(path) as reader:
         assert reader.article(web.id).feed is None
-    with FaissStore.open(path, writable=True) as writer:
+    with Store.open(path, writable=True) as writer:
         writer.upsert([_item(web, 0)])
-    with FaissStore.open(path) as reader:
+    with Store.open(path) as reader:
         assert reader.article(web.id).feed == "https://news.example/feed.xml"

@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from index.articles import Article, Chunk
-from index.store import FaissStore
-from rag.schema import Filters
+from newscite.types import Article, Chunk
+from newscite.index.store import (CheckTarget, DenseIndex, IndexInfo, IngestTarget, RemoveTarget,
+                                   SearchIndex, Store)
+from newscite.types import Filters
 
 IDENTITY = {"model": "test-model", "dimension": 4, "chunker": "sentence", "chunk_tokens": 200,
             "chunk_overlap": 40}
@@ -18,11 +19,9 @@ STORES = ["faiss", "milvus"]
 
 def _open(kind: str, tmp_path, **options):
     if kind == "faiss":
-        return FaissStore.open(tmp_path / "idx", **options)
-    pytest.importorskip("pymilvus", reason="the Milvus store needs pip install 'newsrag[scale]'")
-    from index.milvus import MilvusStore
-
-    return MilvusStore.open(tmp_path / "idx", uri=f"milvus://{tmp_path}/milvus.db", **options)
+        return Store.open(tmp_path / "idx", **options)
+    pytest.importorskip("pymilvus", reason="the Milvus store needs pip install 'newscite[scale]'")
+    return Store.open(tmp_path / "idx", engine=f"milvus://{tmp_path}/milvus.db", **options)
 
 
 def _article(n: int, source: str, day: int | None, body: str | None = None) -> Article:
@@ -55,6 +54,12 @@ def store(request, tmp_path):
         s.upsert([_item(_article(1, "Alpha", 1), 0), _item(_article(2, "Beta", 5), 1),
                   _item(_article(3, "Alpha", 9), 2), _item(_article(4, "Gamma", None), 3)])
         yield s
+
+
+def test_store_offers_every_caller_protocol_and_its_dense_index_the_dense_protocol(store):
+    for protocol in (SearchIndex, IndexInfo, IngestTarget, RemoveTarget, CheckTarget):
+        assert isinstance(store, protocol), protocol.__name__
+    assert isinstance(store.dense, DenseIndex)
 
 
 def test_get_by_id_passages_and_stats(store):

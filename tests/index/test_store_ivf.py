@@ -2,10 +2,11 @@ import faiss
 import numpy as np
 import pytest
 
-from index import store as store_module
-from index.articles import Chunk
-from index.store import FaissStore, ivf_lists
-from rag.schema import Filters
+from newscite.types import Chunk
+from newscite.index.store import Store
+from newscite.index.store.dense import faiss as faiss_module
+from newscite.index.store.dense.faiss import ivf_lists
+from newscite.types import Filters
 from tests.index.test_store_conformance import IDENTITY, _article
 
 N = 400
@@ -28,18 +29,18 @@ def _top(store, vector, **kwargs):
 
 def test_ivf_store_is_flat_when_small_then_trained_lists_that_update_in_place(tmp_path,
                                                                              monkeypatch):
-    monkeypatch.setattr(store_module, "IVF_MIN_CHUNKS", N // 2)
+    monkeypatch.setattr(faiss_module, "IVF_MIN_CHUNKS", N // 2)
     assert ivf_lists(N // 2 - 1) == 0 and ivf_lists(N) == 64
     rng = np.random.default_rng(3)
     items = _items(1, N, rng)
-    with FaissStore.open(tmp_path / "idx", identity=IDENTITY, writable=True, create=True,
+    with Store.open(tmp_path / "idx", identity=IDENTITY, writable=True, create=True,
                          dense_kind="ivf") as s:
         s.upsert(items[:10])
         s.flush()
-        assert not isinstance(s._dense_index(), faiss.IndexIVF)  # exact while small
+        assert not isinstance(s.dense.index, faiss.IndexIVF)  # exact while small
         s.upsert(items[10:])
-        assert isinstance(s._dense_index(), faiss.IndexIVF)  # retrained past the threshold
-        assert s._dense_index().nlist == 64
+        assert isinstance(s.dense.index, faiss.IndexIVF)  # retrained past the threshold
+        assert s.dense.index.nlist == 64
         assert _top(s, items[7][2]) == "Story 8"  # a stored vector finds itself
         assert _top(s, items[6][2], filters=Filters(sources=("Alpha",))) in \
             {f"Story {n}" for n in range(1, N + 1, 2)}
@@ -49,14 +50,14 @@ def test_ivf_store_is_flat_when_small_then_trained_lists_that_update_in_place(tm
         chunk_ids = s.dense_search(items[20][2][0], k=3)
         np.testing.assert_allclose(s.dense_scores(items[20][2][0], np.asarray(
             [i for i, _ in chunk_ids])), [score for _, score in chunk_ids], rtol=1e-5)
-    with FaissStore.open(tmp_path / "idx", identity=IDENTITY) as again:
-        assert isinstance(again._dense_index(), faiss.IndexIVF)  # read back from the file
+    with Store.open(tmp_path / "idx", identity=IDENTITY) as again:
+        assert isinstance(again.dense.index, faiss.IndexIVF)  # read back from the file
         assert _top(again, items[30][2]) == "Story 31"
         assert again.check_files() == [] and again.verify() == []
 
 
 def test_ivf_is_a_valid_setting():
-    from rag.config import Config, ConfigError
+    from newscite.config import Config, ConfigError
 
     assert Config.load({"dense_index": "ivf"}, environ={}).dense_index == "ivf"
     with pytest.raises(ConfigError, match="dense_index"):

@@ -1,5 +1,5 @@
 """Feeds and pages from a real server on 127.0.0.1 into a real index: the watcher, the
-web loader, `newsrag ingest URL`, `newsrag watch` and the chat's background refresh.
+web loader, `newscite ingest URL`, `newscite watch` and the chat's background refresh.
 
 The test site has three outlets: the Harbor Gazette (RSS 2.0, whose entries hit every kind
 of trouble), the Valley Herald (Atom, ETag) and the Coastal Courier (RSS with relative
@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import article_id
-from index.dedup import Deduplicator
-from index.fetch import Fetcher
-from index.ingest import Ingester, index_identity
-from index.loaders.html import from_html
-from index.loaders.web import WebLoader
-from index.store import FaissStore
-from index.watch import STATE_NAME, Watcher, read_feed_list, read_reports
-from rag.cli import main
+from newscite.types import article_id
+from newscite.index.dedup import Deduplicator
+from newscite.index.fetch import Fetcher
+from newscite.index.ingest import Ingester, index_identity
+from newscite.index.loaders.html import from_html
+from newscite.index.loaders.web import WebLoader
+from newscite.index.store import Store
+from newscite.index.watch import STATE_NAME, Watcher, read_feed_list, read_reports
+from newscite.cli import main
 from tests.conftest import FIXTURES
 from tests.index.conftest import NewsSite, article_page, atom, rss
 
@@ -127,7 +127,7 @@ def newsroom(site: NewsSite) -> NewsSite:
 
 
 def make_fetcher(path: Path | None) -> Fetcher:
-    return Fetcher(path, user_agent="newsrag-test/1.0", timeout=1.0, retries=1, backoff=0.01,
+    return Fetcher(path, user_agent="newscite-test/1.0", timeout=1.0, retries=1, backoff=0.01,
                    per_host_delay=0, max_bytes=200_000, private_hosts={"127.0.0.1"})
 
 
@@ -144,8 +144,8 @@ class Index:
             return Ingester(store, self.embedder, self.chunker, Deduplicator(),
                             progress=False).ingest(articles, sources)
 
-    def open(self) -> FaissStore:
-        return FaissStore.open(self.path, identity=index_identity(self.embedder, self.chunker),
+    def open(self) -> Store:
+        return Store.open(self.path, identity=index_identity(self.embedder, self.chunker),
                                writable=True, create=True)
 
 
@@ -280,7 +280,7 @@ def test_a_failed_ingest_is_reported_and_tried_again(newsroom, tmp_path, index):
     def busy_once(articles, sources):
         calls.append(len(articles))
         if len(calls) == 1:
-            raise RuntimeError("another newsrag process is writing to the index")
+            raise RuntimeError("another newscite process is writing to the index")
         return index.ingest(articles, sources)
 
     watcher, fetcher = watcher_for(newsroom, tmp_path, index, ["/feeds/valley.atom"])
@@ -289,7 +289,7 @@ def test_a_failed_ingest_is_reported_and_tried_again(newsroom, tmp_path, index):
         [failed] = watcher.refresh_once()
         [retried] = watcher.refresh_once()
     assert failed.new == 0 and len(failed.errors) == 2
-    assert failed.errors[0].endswith("not ingested (another newsrag process is writing to "
+    assert failed.errors[0].endswith("not ingested (another newscite process is writing to "
                                      "the index)")
     assert (retried.new, retried.errors, calls) == (2, [], [2, 2])
 
@@ -329,8 +329,8 @@ def test_feed_lists_are_text_or_opml(tmp_path):
 
 def test_ingest_accepts_feed_and_page_urls_beside_files(newsroom, tmp_path, monkeypatch,
                                                         capsys):
-    monkeypatch.setenv("NEWSRAG_FETCH_ALLOW_PRIVATE", "127.0.0.1")
-    monkeypatch.setenv("NEWSRAG_FETCH_PER_HOST_DELAY", "0")
+    monkeypatch.setenv("NEWSCITE_FETCH_ALLOW_PRIVATE", "127.0.0.1")
+    monkeypatch.setenv("NEWSCITE_FETCH_PER_HOST_DELAY", "0")
     index = tmp_path / "idx"
     assert main(["ingest", newsroom.url("/feeds/valley.atom"),
                  newsroom.url("/coastal/lighthouse.html"), "http://10.0.0.1/feed.xml",
@@ -338,7 +338,7 @@ def test_ingest_accepts_feed_and_page_urls_beside_files(newsroom, tmp_path, monk
     out = capsys.readouterr().out
     assert out.startswith("added 6, updated 0") and "rejected 1" in out  # 3 + 3 from files
     assert (index / "fetch-cache.sqlite").exists()
-    with FaissStore.open(index) as store:
+    with Store.open(index) as store:
         lighthouse = store.article(article_id(newsroom.url("/coastal/lighthouse.html"), ""))
         assert lighthouse.source == "Coastal Courier" and lighthouse.feed is None
         assert store.article(article_id(newsroom.url("/news/library-opens.html"), "")).feed \
@@ -346,8 +346,8 @@ def test_ingest_accepts_feed_and_page_urls_beside_files(newsroom, tmp_path, monk
 
 
 def test_watch_then_ask_answers_about_the_new_article(site, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("NEWSRAG_FETCH_ALLOW_PRIVATE", "127.0.0.1")
-    monkeypatch.setenv("NEWSRAG_FETCH_PER_HOST_DELAY", "0")
+    monkeypatch.setenv("NEWSCITE_FETCH_ALLOW_PRIVATE", "127.0.0.1")
+    monkeypatch.setenv("NEWSCITE_FETCH_PER_HOST_DELAY", "0")
     index = str(tmp_path / "idx")
     feeds = tmp_path / "feeds.txt"
     feeds.write_text(site.url("/live/feed.rss") + "\n")
@@ -373,9 +373,9 @@ def test_watch_then_ask_answers_about_the_new_article(site, tmp_path, monkeypatc
 
 
 def test_the_chat_sees_watched_feeds_without_a_restart(newsroom, tmp_path):
-    from rag.config import Config
-    from ui import render
-    from ui.backend import Backend
+    from newscite.config import Config
+    from newscite.ui import render
+    from newscite.ui.backend import Backend
 
     feeds = tmp_path / "feeds.txt"
     feeds.write_text(newsroom.url("/feeds/valley.atom") + "\n")

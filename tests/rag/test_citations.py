@@ -1,7 +1,7 @@
 from hypothesis import given, settings, strategies as st
 
-from rag.citations import check, markers, supported
-from rag.schema import Passage
+from newscite.rag.citations import check, markers, supported
+from newscite.types import Passage
 
 
 def _passage(text, title="Drought forces water limits"):

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from index.store import FaissStore
-from rag.answer import ExtractiveAnswerer
-from rag.chain import MAX_QUESTION_CHARS, NewsRAG
-from rag.cli import main
-from rag.retrieve import Retriever
-from rag.schema import Answer
+from newscite.index.store import FaissStore
+from newscite.rag.answer import ExtractiveAnswerer
+from newscite.rag.chain import MAX_QUESTION_CHARS, NewsRAG
+from newscite.cli import main
+from newscite.rag.retrieve import Retriever
+from newscite.types import Answer
 
 HOSTILE = {
     "huge": "Why is NATO delaying Ukraine's membership? " * 2400,  # about 100 kB
@@ -64,4 +64,4 @@ def test_hostile_question_through_the_cli(news_index, capsys, question):
     if question.strip():
         assert code == 0 and out.strip()
     else:
-        assert code == 2 and err.startswith("newsrag: error: the question is empty")
+        assert code == 2 and err.startswith("newscite: error: the question is empty")

@@ -1,17 +1,17 @@
 """Articles carrying prompt injections and hostile markup (tests/fixtures/injection.jsonl):
 extractive answers cite only real passages, follow no instruction, and the chat renders no
-markup from article text. (`python -m eval.bench_injection` adds generate mode with a model.)"""
+markup from article text. (`python -m newscite.eval.bench_injection` adds generate mode with a model.)"""
 
 from __future__ import annotations
 
 import pytest
 
-from eval.bench_injection import load_attacks, violations, write_articles
-from index.store import FaissStore
-from rag.answer import ExtractiveAnswerer
-from rag.chain import NewsRAG
-from rag.retrieve import Retriever
-from rag.schema import Answer, Citation, Passage
+from newscite.eval.bench_injection import load_attacks, violations, write_articles
+from newscite.index.store import FaissStore
+from newscite.rag.answer import ExtractiveAnswerer
+from newscite.rag.chain import NewsRAG
+from newscite.rag.retrieve import Retriever
+from newscite.types import Answer, Citation, Passage
 
 from tests.conftest import FIXTURES, build_index
 
@@ -61,7 +61,7 @@ def test_the_checker_catches_what_it_should(monkeypatch):
     problems = violations(attack, answer)
     assert any("markers [4]" in p for p in problems)
     assert any("obeys" in p for p in problems)
-    monkeypatch.setattr("ui.render.escape", lambda text: text)  # a page without escaping
+    monkeypatch.setattr("newscite.ui.render.escape", lambda text: text)  # a page without escaping
     html_answer = Answer(question="q", text='<img src=x onerror="alert(1)"> [1]',
                          citations=answer.citations, passages=[passage])
     assert any("active markup" in p for p in violations(attack, html_answer))

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from eval.serving import stop
-from rag.config import Config, ConfigError
-from rag.llm import LLMUnavailable, LlamaCppChat, check_server, make_chat_model
+from newscite.eval.serving import stop
+from newscite.config import Config, ConfigError
+from newscite.rag.llm import LLMUnavailable, LlamaCppChat, check_server, make_chat_model
 
 QUESTION = "What is the capital of France? Answer in one sentence."
 
@@ -100,9 +100,9 @@ def test_no_llm_configured_gives_none():
 
 
 def test_llm_settings_load_from_env_and_mask_the_key():
-    config = Config.load({}, environ={"NEWSRAG_LLM_BASE_URL": "https://api.openai.com/v1",
-                                      "NEWSRAG_LLM_API_KEY": "sk-secret",
-                                      "NEWSRAG_LLM_TEMPERATURE": "0.7"})
+    config = Config.load({}, environ={"NEWSCITE_LLM_BASE_URL": "https://api.openai.com/v1",
+                                      "NEWSCITE_LLM_API_KEY": "sk-secret",
+                                      "NEWSCITE_LLM_TEMPERATURE": "0.7"})
     assert (config.llm_temperature, config.llm_max_tokens, config.llm_timeout,
             config.llm_context) == (0.7, 384, 60.0, 4096)
     assert config.describe()["llm_api_key"] == "***"
@@ -127,11 +127,11 @@ def test_generate_mode_answer_cites_only_checked_passages(smollm2, news_index, e
     """The chain in generate mode with the bundled model: whatever the model writes, the final
     answer's markers resolve to passages it was shown, and a reply without a valid citation
     is replaced by the extractive answer (and says so in `origin`)."""
-    from index.store import FaissStore
-    from rag.answer import ExtractiveAnswerer
-    from rag.chain import NewsRAG
-    from rag.citations import check
-    from rag.retrieve import Retriever
+    from newscite.index.store import FaissStore
+    from newscite.rag.answer import ExtractiveAnswerer
+    from newscite.rag.chain import NewsRAG
+    from newscite.rag.citations import check
+    from newscite.rag.retrieve import Retriever
 
     question = "Why is NATO delaying Ukraine's membership bid?"
     with FaissStore.open(news_index) as store:

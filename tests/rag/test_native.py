@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from rag.config import Config
-from rag.llm import LLMUnavailable, make_chat_model
-from rag.native import CACHE_NAME, explain_crash, llama_problem, missing_features
+from newscite.config import Config
+from newscite.rag.llm import LLMUnavailable, make_chat_model
+from newscite.rag.native import CACHE_NAME, explain_crash, llama_problem, missing_features
 
 # What llama_print_system_info() prints for the AVX-512 build this project used to make.
 AVX512_BUILD = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | "
@@ -52,7 +52,7 @@ def test_a_crash_without_a_missing_feature_still_says_what_to_do():
 @pytest.fixture
 def cache_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    return tmp_path / "newsrag" / CACHE_NAME
+    return tmp_path / "newscite" / CACHE_NAME
 
 
 @pytest.mark.isolated
@@ -66,7 +66,7 @@ def test_the_installed_build_runs_here_and_the_verdict_is_cached(smollm2, cache_
 
 
 def test_a_build_that_cannot_run_here_keeps_the_chat_extractive(smollm2, cache_home):
-    from ui.backend import open_llm
+    from newscite.ui.backend import open_llm
 
     llama_problem(smollm2)  # the real check, cached
     problem = ("llama.cpp in this environment was built for AVX512, which this CPU (AMD EPYC) "

@@ -1,6 +1,6 @@
 from datetime import date, datetime, timezone
 
-from rag.query import QueryParser, outlet_aliases
+from newscite.rag.query import QueryParser, outlet_aliases
 
 OUTLETS = ["The Verge", "TechCrunch", "Cnbc | World Business News Leader",
            "The Independent - Life and Style", "The Independent - Sports", "The Age",

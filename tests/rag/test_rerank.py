@@ -3,10 +3,10 @@ each outlet's best candidates by the model's own scores, and a bad setting is na
 
 import pytest
 
-from index.store import FaissStore
-from rag.config import Config, ConfigError
-from rag.rerank import CrossEncoderReranker
-from rag.retrieve import Retriever
+from newscite.index.store import FaissStore
+from newscite.config import Config, ConfigError
+from newscite.rag.rerank import CrossEncoderReranker
+from newscite.rag.retrieve import Retriever
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from index.store import FaissStore
-from rag.retrieve import Retriever, collapse, round_robin, rrf
-from rag.schema import Filters, Passage
+from newscite.index.store import FaissStore
+from newscite.rag.retrieve import Retriever, collapse, round_robin, rrf
+from newscite.types import Filters, Passage
 
 
 def test_rrf_sums_reciprocal_ranks():

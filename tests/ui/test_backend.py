@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from rag.config import Config
-from rag.schema import Answer
-from ui.backend import Backend, Fallback, Unavailable
+from newscite.config import Config
+from newscite.types import Answer, Final, Notice, Retracted
+from newscite.ui.backend import Backend, Unavailable
 
 LIGHTHOUSE = {"title": "Lighthouse museum reopens", "source": "Coastal Courier",
               "published_at": "2024-08-02T10:00:00Z", "url": "https://coast.example/lighthouse",
@@ -25,10 +25,11 @@ def index_copy(news_index, tmp_path):
     return shutil.copytree(news_index, tmp_path / "idx")
 
 
-def final(items) -> Answer:
-    *_, answer = items
-    assert isinstance(answer, Answer)
-    return answer
+def final(events) -> Answer:
+    """The answer of the last event, which must be the `Final` one."""
+    *_, last = events
+    assert isinstance(last, Final)
+    return last.answer
 
 
 def test_answers_with_citations_and_describes_the_index(index_copy):
@@ -60,8 +61,8 @@ def test_uploaded_articles_are_searchable_at_once_and_bad_files_are_named(index_
 
 def test_without_an_index_questions_are_refused_and_an_upload_creates_it(tmp_path):
     backend = Backend(Config.load({"index": str(tmp_path / "none")}, environ={}))
-    assert "no newsrag index" in backend.overview().problem
-    with pytest.raises(Unavailable, match="no newsrag index"):
+    assert "no newscite index" in backend.overview().problem
+    with pytest.raises(Unavailable, match="no newscite index"):
         final(backend.ask("anything?"))
     upload = tmp_path / "feed.jsonl"
     upload.write_text(json.dumps(LIGHTHOUSE) + "\n")
@@ -76,7 +77,7 @@ def test_an_empty_question_is_a_value_error(index_copy):
 
 
 def test_a_dead_llm_server_falls_back_to_the_extractive_answer(index_copy):
-    pytest.importorskip("rag.llm")
+    pytest.importorskip("newscite.rag.llm")
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -85,6 +86,14 @@ def test_a_dead_llm_server_falls_back_to_the_extractive_answer(index_copy):
     backend = Backend(config)
     assert backend.modes == ["extractive", "generate"]
     assert "no LLM server answers" in backend.llm_status
-    items = list(backend.ask("How much will the new tram line cost?", mode="generate"))
-    assert any(isinstance(i, Fallback) for i in items)
-    assert "[1]" in final(items).text
+    question = "How much will the new tram line cost?"
+    events = list(backend.ask(question, mode="generate"))
+    kinds = [type(event) for event in events]
+    assert Retracted in kinds and Notice in kinds
+    assert kinds.index(Retracted) < kinds.index(Final)
+    assert kinds.index(Notice) < kinds.index(Final)
+    notice = next(event for event in events if isinstance(event, Notice))
+    assert "LLM could not answer" in notice.message
+    answer = final(events)
+    assert answer.origin == "fallback" and "[1]" in answer.text
+    assert answer.text == final(backend.ask(question, mode="extractive")).text

@@ -1,4 +1,4 @@
-"""The chat page in a real browser: `newsrag serve` over a real index, driven by Chromium.
+"""The chat page in a real browser: `newscite serve` over a real index, driven by Chromium.
 
 Needs Debian's chromium at /usr/bin/chromium (`make test` installs it) and the playwright
 package; skipped without them. One server serves the whole module over a private copy of
@@ -17,9 +17,9 @@ import pytest
 playwright = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
-from eval.serving import CHROMIUM, CHROMIUM_ARGS, served  # noqa: E402
+from newscite.eval.serving import CHROMIUM, CHROMIUM_ARGS, served  # noqa: E402
 
-SCREENSHOT = Path("/tmp/newsrag-ui.png")
+SCREENSHOT = Path("/tmp/newscite-ui.png")
 TRAM = "How much will the new tram line cost?"
 LIGHTHOUSE = {"title": "Lighthouse museum reopens <script>alert(1)</script>",
               "source": "Coastal Courier", "published_at": "2024-08-02T10:00:00Z",
@@ -193,7 +193,7 @@ def test_the_index_tab_describes_the_index(page):
 
 
 def test_a_login_is_required_when_user_and_password_are_set(browser, news_index, tmp_path):
-    with served(news_index, tmp_path, NEWSRAG_USER="ann", NEWSRAG_PASSWORD="s3cret") as url:
+    with served(news_index, tmp_path, NEWSCITE_USER="ann", NEWSCITE_PASSWORD="s3cret") as url:
         page = browser.new_page()
         page.goto(url)
         page.get_by_label("username").fill("ann")

@@ -1,4 +1,4 @@
-"""The chat page's pure parts: rendering, timeline, upload names, filters and login."""
+"""The chat page's pure parts: rendering, timeline, upload names and login."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from index.articles import Coverage, IngestSummary, Rejection
-from rag.schema import Answer, Citation, Passage
-from ui import render
-from ui.render import Overview, Turn
-from ui.timeline import ALSO, CITED, RETRIEVED, coverage_points, timeline_figure
-from ui.uploads import safe_name, stage
+from newscite.types import Coverage, IngestSummary, Rejection
+from newscite.types import Answer, Citation, Passage
+from newscite.ui import render
+from newscite.ui.render import Overview, Turn
+from newscite.ui.timeline import ALSO, CITED, RETRIEVED, coverage_points, timeline_figure
+from newscite.ui.uploads import safe_name, stage
 
 DAY = datetime(2024, 3, 4, 9, tzinfo=timezone.utc)
 TEXT = "The council voted on Monday. The line will cost 240 million euros. Work starts soon."
@@ -127,8 +127,8 @@ def test_overview_and_status_show_counts_or_the_problem():
                      "Reference date", "extractive", "<b>X</b>"):
         assert expected in html.unescape(table)
     assert "5 articles from 2 outlets" in render.status_html(overview)
-    missing = render.status_html(Overview(problem="no newsrag index at /idx"))
-    assert "no newsrag index at /idx" in missing and "Add articles" in missing
+    missing = render.status_html(Overview(problem="no newscite index at /idx"))
+    assert "no newscite index at /idx" in missing and "Add articles" in missing
 
 
 def test_ingest_report_counts_and_lists_every_problem():
@@ -178,26 +178,12 @@ def test_stage_copies_supported_files_and_refuses_others(tmp_path):
     assert [r.origin for r in refused] == ["notes.pdf"] and "unsupported" in refused[0].reason
 
 
-def test_parse_filters_reads_inclusive_days_and_explains_mistakes():
-    from ui.app import parse_filters
-
-    filters = parse_filters(" 2024-03-01 ", "2024-03-04", ["Harbor Gazette"])
-    assert filters.since == datetime(2024, 3, 1, tzinfo=timezone.utc)
-    assert filters.until.date().isoformat() == "2024-03-04" and filters.until.hour == 23
-    assert filters.sources == ("Harbor Gazette",)
-    assert parse_filters("", None, None).is_empty
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        parse_filters("March 4", "", [])
-    with pytest.raises(ValueError, match="after"):
-        parse_filters("2024-03-05", "2024-03-04", [])
-
-
 def test_login_needs_both_user_and_password():
-    from ui.app import auth_from_env, launch_options
-    from rag.config import Config
+    from newscite.ui.app import auth_from_env, launch_options
+    from newscite.config import Config
 
-    assert auth_from_env({"NEWSRAG_USER": "ann", "NEWSRAG_PASSWORD": "pw"}) == ("ann", "pw")
-    assert auth_from_env({"NEWSRAG_USER": "ann"}) is None
+    assert auth_from_env({"NEWSCITE_USER": "ann", "NEWSCITE_PASSWORD": "pw"}) == ("ann", "pw")
+    assert auth_from_env({"NEWSCITE_USER": "ann"}) is None
     options = launch_options(Config.load({}, environ={}), environ={})
     assert options["server_name"] == "127.0.0.1" and options["auth"] is None
     assert options["max_file_size"] == "50mb"

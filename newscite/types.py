@@ -1,7 +1,8 @@
-"""The typed objects of the write path: `Article`, `Coverage`, `Chunk` and `Rejection`.
+"""The typed objects every part of newscite shares; this module imports nothing of newscite.
 
-Every stage of ingestion takes and returns these; only loaders create articles and only
-the store persists them.
+Write path: `Article`, `Coverage`, `Chunk`, `Rejection`, `IngestSummary` (only loaders create
+articles and only the store persists them). Read path: `Filters`, `Passage`, `Citation`,
+`Answer`, and the events a streamed answer yields (`Text`, `Retracted`, `Notice`, `Final`).
 
 Example:
     >>> a = Article.create(title="NATO delays bid", body="NATO foreign ministers ...",
@@ -152,3 +153,121 @@ class IngestSummary:
         return (f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
                 f"duplicates {self.duplicates} (merged near-duplicates {self.merged}), "
                 f"rejected {self.rejected}; chunks embedded {self.chunks_embedded}")
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on what may be retrieved: a date range (inclusive, UTC) and outlets."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return self.since is None and self.until is None and not self.sources
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its article's fields and a score per retriever.
+
+    `text == article.body[start:end]`; `score` is the final ranking score and `scores`
+    holds each retriever's own score (e.g. {"dense": 0.61, "bm25": 12.3, "fused": 0.03}).
+    """
+
+    chunk_id: int
+    article_id: str
+    title: str
+    source: str | None
+    published_at: datetime | None
+    url: str | None
+    text: str
+    start: int
+    end: int
+    score: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+    also_reported_by: tuple[Coverage, ...] = ()
+
+    @property
+    def date(self) -> str:
+        return self.published_at.date().isoformat() if self.published_at else "date unknown"
+
+    def to_dict(self) -> dict:
+        return {"chunk_id": self.chunk_id, "article_id": self.article_id, "title": self.title,
+                "source": self.source, "published_at": self.published_at.isoformat()
+                if self.published_at else None, "url": self.url, "text": self.text,
+                "start": self.start, "end": self.end, "score": self.score, "scores": self.scores,
+                "also_reported_by": [{"source": c.source, "url": c.url} for c in
+                                     self.also_reported_by]}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Marker [n] in an answer, pointing to `passage`; `span` are offsets into passage.text."""
+
+    n: int
+    passage: Passage
+    span: tuple[int, int] | None = None
+    supported: bool = True
+
+
+@dataclass
+class Answer:
+    """The reply to a question: text with [n] markers, its citations and the passages shown.
+
+    `origin` says who wrote the text: "extractive" (quoted sentences), "generated" (the LLM,
+    its citations checked) or "fallback" (the LLM's reply had no valid citation, so the
+    extractive answer replaced it).
+    """
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    abstained: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    origin: str = "extractive"
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.text, "abstained": self.abstained,
+                "origin": self.origin,
+                "citations": [{"n": c.n, "chunk_id": c.passage.chunk_id, "span": c.span,
+                               "supported": c.supported} for c in self.citations],
+                "passages": [p.to_dict() for p in self.passages], "timings": self.timings}
+
+
+class LLMUnavailable(RuntimeError):
+    """The configured LLM cannot answer; the message names the URL or file and the setting."""
+
+
+# The events of a streamed answer (`NewsRAG.stream`), in order: `Text` pieces as they are
+# written; `Retracted` when the text streamed so far is withdrawn (the LLM failed, or its
+# answer cited nothing it was shown), with a `Notice` saying why; then one `Final`.
+
+@dataclass(frozen=True)
+class Text:
+    """A piece of the answer's text, to append to what was shown."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Retracted:
+    """Discard the text streamed so far: the final answer replaces it."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the reader should know about this answer (e.g. the LLM failed)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The checked answer; its text may differ from the streamed pieces."""
+
+    answer: Answer
+
+
+Event = Text | Retracted | Notice | Final

@@ -1,19 +1,19 @@
 import pytest
 
-from rag.config import Config, ConfigError
+from newscite.config import Config, ConfigError
 
 
 def test_precedence_defaults_toml_env_flags(tmp_path):
-    toml = tmp_path / "newsrag.toml"
+    toml = tmp_path / "newscite.toml"
     toml.write_text('k = 7\nindex = "from-toml"\nsearch_mode = "bm25"\n')
-    env = {"NEWSRAG_K": "8", "NEWSRAG_CONFIG": str(toml)}
+    env = {"NEWSCITE_K": "8", "NEWSCITE_CONFIG": str(toml)}
     config = Config.load({"k": 9, "index": None}, environ=env)
     assert (config.k, config.index, config.search_mode, config.rrf_k) == (9, "from-toml", "bm25", 60)
     assert Config.load({}, environ=env).k == 8
 
 
 @pytest.mark.parametrize("flags, env, message", [
-    ({}, {"NEWSRAG_K": "ten"}, "setting 'k' (from environment variable NEWSRAG_K) must be a int"),
+    ({}, {"NEWSCITE_K": "ten"}, "setting 'k' (from environment variable NEWSCITE_K) must be a int"),
     ({"port": 70000}, {}, "setting 'port' (from flag --port) must be between 1 and 65535"),
     ({"search_mode": "magic"}, {}, "must be one of hybrid, dense, bm25"),
     ({"chunk_tokens": 60, "chunk_overlap": 40}, {}, "less than half"),
@@ -41,7 +41,7 @@ def test_choices_accept_any_case():
 
 def test_fetch_and_watch_settings():
     config = Config.load({"watch_every": "90s"},
-                         environ={"NEWSRAG_FETCH_ALLOW_PRIVATE": "127.0.0.1, Intranet.local"})
+                         environ={"NEWSCITE_FETCH_ALLOW_PRIVATE": "127.0.0.1, Intranet.local"})
     assert config.watch_seconds == 90 and config.private_hosts == {"127.0.0.1", "intranet.local"}
     assert Config.load({}, environ={}).watch_seconds == 900
     assert Config.load({}, environ={}).private_hosts == frozenset()
@@ -62,6 +62,6 @@ def test_store_and_ray_settings():
     for bad in ("milvus", "milvus:///data/news", "sqlite:///x.db"):
         with pytest.raises(ConfigError, match="setting 'store' must be"):
             Config.load({"store": bad}, environ={})
-    assert Config.load({}, environ={"NEWSRAG_INGEST_WORKERS": "4"}).ingest_workers == 4
+    assert Config.load({}, environ={"NEWSCITE_INGEST_WORKERS": "4"}).ingest_workers == 4
     with pytest.raises(ConfigError, match="'ray_address' needs 'ingest_workers'"):
         Config.load({"ray_address": "auto"}, environ={})

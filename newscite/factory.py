@@ -1,26 +1,36 @@
-"""Small factories that build the pipeline's components from a `Config`.
+"""The one place that builds newscite's objects from a `Config`: stores, embedders, chunkers,
+ingesters, retrievers, the LLM and the answer chain. The chat, the command line and the
+evaluation all build through here, so one setting means the same everywhere.
 
 Example:
     >>> config = Config.load()
+    >>> chain = make_chain(config, chat_model=make_chat_model(config))
     >>> retriever = make_retriever(config, open_store(config))
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from index.articles import Article, IngestSummary
-from index.chunking import SentenceChunker
-from index.dedup import Deduplicator
-from index.embedding import Embedder
-from index.fetch import Fetcher
-from index.ingest import Ingester, index_identity
-from index.loaders.web import WebLoader
-from index.store import FaissStore, Store
-from index.watch import STATE_NAME, Ingest, Watcher
-from rag.config import Config
-from rag.rerank import CrossEncoderReranker
-from rag.retrieve import Retriever, Weights
+from newscite.types import Article, IngestSummary
+from newscite.index.chunking import SentenceChunker
+from newscite.index.dedup import Deduplicator
+from newscite.index.embedding import Embedder
+from newscite.index.fetch import Fetcher
+from newscite.index.ingest import Ingester, index_identity
+from newscite.index.loaders.web import WebLoader
+from newscite.index.store import FaissStore, Store
+from newscite.index.watch import STATE_NAME, Ingest, Watcher
+from newscite.config import Config
+from newscite.rag.answer import ExtractiveAnswerer
+from newscite.rag.chain import NewsRAG
+from newscite.rag.rerank import CrossEncoderReranker
+from newscite.rag.retrieve import Retriever, Weights
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 def make_embedder(config: Config, show_progress: bool = False) -> Embedder:
@@ -31,6 +41,12 @@ def make_embedder(config: Config, show_progress: bool = False) -> Embedder:
 def make_chunker(config: Config, embedder: Embedder) -> SentenceChunker:
     return SentenceChunker(embedder.tokenizer, max_tokens=config.chunk_tokens,
                            overlap_tokens=config.chunk_overlap, model_limit=embedder.max_tokens)
+
+
+def encoding_parts(config: Config) -> tuple[Embedder, SentenceChunker]:
+    """The embedder and chunker of an ingest worker (a Ray actor builds its own)."""
+    embedder = make_embedder(config)
+    return embedder, make_chunker(config, embedder)
 
 
 def read_identity(config: Config) -> dict:
@@ -48,7 +64,7 @@ def open_store(config: Config, *, writable: bool = False,
     if config.store == "faiss":
         kind, options = FaissStore, {}
     else:
-        from index.milvus import MilvusStore
+        from newscite.index.milvus import MilvusStore
 
         kind, options = MilvusStore, {"uri": config.store}
     if writable and embedder is not None and chunker is not None:
@@ -65,9 +81,9 @@ def make_ingester(config: Config, progress: bool = True,
     chunker = make_chunker(config, embedder)
     encoder = None
     if config.ingest_workers:
-        from index.distributed import RayEncoder
+        from newscite.index.distributed import RayEncoder
 
-        encoder = RayEncoder(config, workers=config.ingest_workers, address=config.ray_address,
+        encoder = RayEncoder(partial(encoding_parts, config), workers=config.ingest_workers, address=config.ray_address,
                              progress=progress)
     store = open_store(config, writable=True, embedder=embedder, chunker=chunker)
     return Ingester(store, embedder, chunker, Deduplicator(config.near_duplicate_threshold),
@@ -105,12 +121,38 @@ def make_batch_ingest(config: Config, embedder: Embedder) -> Ingest:
     return ingest
 
 
-def make_retriever(config: Config, store: Store) -> Retriever:
+def make_retriever(config: Config, store: Store, embedder: Embedder | None = None) -> Retriever:
+    """The configured retriever over `store`; pass `embedder` to share a loaded model."""
     weights = Weights(clause=config.weight_clause, dense=config.weight_dense,
                       date=config.weight_date, recency=config.weight_recency)
-    return Retriever(store, make_embedder(config), mode=config.search_mode,
+    return Retriever(store, embedder or make_embedder(config), mode=config.search_mode,
                      fusion=config.fusion, candidates=config.candidates, rrf_k=config.rrf_k,
                      weights=weights, clause_candidates=config.clause_candidates,
                      reference_date=config.reference_datetime,
                      reranker=CrossEncoderReranker(config.reranker) if config.reranker else None,
                      rerank_top=config.rerank_top)
+
+
+def make_chat_model(config: Config) -> BaseChatModel | None:
+    """The configured LLM, None when none is configured. rag.llm (and the OpenAI client it
+    imports, seconds of start-up) is imported only when an LLM is configured."""
+    if not (config.llm_base_url or config.llm_gguf):
+        return None
+    from newscite.rag.llm import make_chat_model as make
+
+    return make(config)
+
+
+def make_chain(config: Config, store: Store | None = None, *, embedder: Embedder | None = None,
+               chat_model: BaseChatModel | None = None) -> NewsRAG:
+    """The answer chain the chat, `newscite ask` and `newscite eval` share.
+
+    `chat_model` is the LLM of generate mode (`make_chat_model(config)`), None for
+    extractive answers only; `store` and `embedder` default to the configured ones.
+    """
+    store = store or open_store(config)
+    embedder = embedder or make_embedder(config)
+    answerer = ExtractiveAnswerer(embedder, abstain_below=config.abstain_below,
+                                  min_coverage=config.min_coverage)
+    return NewsRAG(make_retriever(config, store, embedder), answerer, chat_model,
+                   mode=config.answer_mode, k=config.k, history_turns=config.history_turns)

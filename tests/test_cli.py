@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from rag.cli import main
+from newscite.cli import main
 
 from tests.conftest import FIXTURES, ROOT
 
@@ -54,10 +54,10 @@ def test_stats_and_remove(cli_index, capsys, tmp_path):
 
 def test_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
     assert main(["search", "x", "--index", str(tmp_path / "none")]) == 2
-    assert "newsrag ingest" in capsys.readouterr().err
-    monkeypatch.setenv("NEWSRAG_K", "lots")
+    assert "newscite ingest" in capsys.readouterr().err
+    monkeypatch.setenv("NEWSCITE_K", "lots")
     assert main(["stats", "--index", str(tmp_path / "none")]) == 2
-    assert "NEWSRAG_K" in capsys.readouterr().err
+    assert "NEWSCITE_K" in capsys.readouterr().err
 
 
 def test_other_chunk_settings_are_refused(cli_index, capsys):

@@ -1,18 +1,19 @@
-"""One configuration: defaults < TOML file < `NEWSRAG_*` environment variables < CLI flags.
+"""One configuration: defaults < TOML file < `NEWSCITE_*` environment variables < CLI flags.
 
-The TOML file is `--config PATH`, else `$NEWSRAG_CONFIG`, else `./newsrag.toml` if present;
+The TOML file is `--config PATH`, else `$NEWSCITE_CONFIG`, else `./newscite.toml` if present;
 its keys are the setting names below (flat, no tables). Each environment variable is the
-setting's name upper-cased with a `NEWSRAG_` prefix (`NEWSRAG_CHUNK_TOKENS=180`).
+setting's name upper-cased with a `NEWSCITE_` prefix (`NEWSCITE_CHUNK_TOKENS=180`).
 Every value is validated at start; an error names the setting and where its value came from.
 
 Example:
-    >>> config = Config.load({"k": 5}, environ={"NEWSRAG_INDEX": "/tmp/idx"})
+    >>> config = Config.load({"k": 5}, environ={"NEWSCITE_INDEX": "/tmp/idx"})
     >>> (config.k, config.index)
     (5, '/tmp/idx')
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -21,11 +22,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from rag.rerank import model_folder
+log = logging.getLogger(__name__)
 
+DEFAULT_INDEX = ".newscite/index"
+# The default index folder of the product's first name (newsrag): still found and used, with a
+# one-line notice, when the current default does not exist.
+LEGACY_INDEX = ".newsrag/index"
 MIN_WATCH_SECONDS, MAX_WATCH_SECONDS = 10, 7 * 86400
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def model_folder(path: str | Path) -> Path:
+    """`path` as a local model folder; ValueError naming the setting when it is not one."""
+    folder = Path(path).expanduser()
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"setting 'reranker' must name a local cross-encoder folder (with "
+                         f"config.json), got {str(path)!r}")
+    return folder
 
 
 class ConfigError(ValueError):
@@ -40,9 +54,9 @@ def _setting(default: Any, help: str, *, choices: tuple = (), low: float | None 
 
 @dataclass(frozen=True)
 class Config:
-    """Every setting newsrag reads (see the module docstring for where they come from)."""
+    """Every setting newscite reads (see the module docstring for where they come from)."""
 
-    index: str = _setting(".newsrag/index", "index directory")
+    index: str = _setting(DEFAULT_INDEX, "index directory")
     model: str = _setting("all-MiniLM-L6-v2", "embedding model: the bundled default or a "
                           "local sentence-transformers folder")
     precision: str = _setting("auto", "embedding precision (auto uses bf16 where the CPU "
@@ -59,9 +73,9 @@ class Config:
                                 "docs/performance.md)", choices=("flat", "hnsw", "ivf"))
     store: str = _setting("faiss", "where the vectors live: 'faiss' (a file in the index "
                           "directory) or a Milvus URI, milvus:///path/to/file.db (Milvus Lite) "
-                          "or http://host:19530 (needs pip install 'newsrag[scale]')")
+                          "or http://host:19530 (needs pip install 'newscite[scale]')")
     ingest_workers: int = _setting(0, "Ray workers that chunk and embed while ingesting (0 = "
-                                   "in this process; needs pip install 'newsrag[scale]')",
+                                   "in this process; needs pip install 'newscite[scale]')",
                                    low=0, high=4096)
     ray_address: str = _setting("", "Ray cluster for ingest_workers: auto, HOST:6379 or "
                                 "ray://HOST:10001 ('' = start a local Ray)")
@@ -114,7 +128,7 @@ class Config:
     llm_timeout: float = _setting(60.0, "seconds to wait for the LLM server", low=1.0, high=600.0)
     llm_context: int = _setting(4096, "context window of the in-process model, in tokens",
                                 low=512, high=131072)
-    fetch_user_agent: str = _setting("newsrag/0.1 (news question answering; obeys robots.txt)",
+    fetch_user_agent: str = _setting("newscite/0.1 (news question answering; obeys robots.txt)",
                                      "User-Agent of every web request; add a contact (a URL "
                                      "or an e-mail address) so that sites can reach you")
     fetch_timeout: float = _setting(20.0, "seconds before a web request is given up",
@@ -140,13 +154,13 @@ class Config:
         """Merge and validate the sources; flags set to None are ignored."""
         environ = os.environ if environ is None else environ
         values: dict[str, tuple[Any, str]] = {}
-        toml_path = path or environ.get("NEWSRAG_CONFIG") or (
-            "newsrag.toml" if Path("newsrag.toml").exists() else None)
+        toml_path = path or environ.get("NEWSCITE_CONFIG") or (
+            "newscite.toml" if Path("newscite.toml").exists() else None)
         if toml_path:
             for name, value in _read_toml(Path(toml_path)).items():
                 values[name] = (value, f"{toml_path}")
         for spec in fields(cls):
-            variable = "NEWSRAG_" + spec.name.upper()
+            variable = "NEWSCITE_" + spec.name.upper()
             if variable in environ:
                 values[spec.name] = (environ[variable], f"environment variable {variable}")
         for name, value in (flags or {}).items():
@@ -154,6 +168,11 @@ class Config:
                 if name not in _names():
                     raise ConfigError(f"unknown setting {name!r}")
                 values[name] = (value, f"flag --{name.replace('_', '-')}")
+        if "index" not in values and _legacy_index_only():
+            log.warning("using the index at %s, the default folder of newscite's former name "
+                        "newsrag; move it to %s to silence this notice", LEGACY_INDEX,
+                        DEFAULT_INDEX)
+            values["index"] = (LEGACY_INDEX, "the former default index folder")
         config = cls(**{name: _coerce(name, value, source) for name, (value, source)
                         in values.items()})
         config._check_relations()
@@ -234,6 +253,10 @@ def parse_duration(text: str) -> float:
     return float(match[1]) * _UNIT_SECONDS[match[2]]
 
 
+def _legacy_index_only() -> bool:
+    return not Path(DEFAULT_INDEX).exists() and (Path(LEGACY_INDEX) / "manifest.json").exists()
+
+
 def _names() -> set[str]:
     return {f.name for f in fields(Config)}
 
@@ -242,7 +265,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist (from --config or NEWSRAG_CONFIG)")
+        raise ConfigError(f"config file {path} does not exist (from --config or NEWSCITE_CONFIG)")
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - _names())

@@ -1,8 +1,8 @@
-"""The `newsrag` command: ingest news, search it, inspect and maintain the index.
+"""The `newscite` command: ingest news, search it, inspect and maintain the index.
 
-Every command takes `--index DIR` (default `.newsrag/index`, or NEWSRAG_INDEX) and
+Every command takes `--index DIR` (default `.newscite/index`, or NEWSCITE_INDEX) and
 `--config FILE`; flags win over environment variables, which win over the TOML file.
-Run `newsrag COMMAND --help` for each command's options.
+Run `newscite COMMAND --help` for each command's options.
 """
 
 from __future__ import annotations
@@ -18,24 +18,24 @@ import textwrap
 from datetime import datetime, time, timezone
 from typing import Sequence
 
-from index.articles import IngestSummary, as_utc
-from rag.config import Config, ConfigError
-from rag.schema import Answer, Filters, Passage
+from newscite.types import IngestSummary, as_utc
+from newscite.config import Config, ConfigError
+from newscite.types import Answer, Filters, Passage
 
-log = logging.getLogger("newsrag")
+log = logging.getLogger("newscite")
 
 EXAMPLES = """\
 examples:
-  newsrag ingest seeds/ ../news/corpus.json feeds/*.rss
-  newsrag ingest https://example.com/feed.xml https://example.com/news/story.html
-  newsrag watch feeds.txt --every 15m
-  newsrag ask "Why is NATO delaying Ukraine's membership?"
-  newsrag search "NATO membership for Ukraine" -k 5
-  newsrag search "Apple earnings" --source "The Verge" --since 2023-10-01 --json
-  newsrag stats
-  newsrag check --repair
-  newsrag serve --port 7860
-  newsrag remove https://example.com/story-1
+  newscite ingest seeds/ ../news/corpus.json feeds/*.rss
+  newscite ingest https://example.com/feed.xml https://example.com/news/story.html
+  newscite watch feeds.txt --every 15m
+  newscite ask "Why is NATO delaying Ukraine's membership?"
+  newscite search "NATO membership for Ukraine" -k 5
+  newscite search "Apple earnings" --source "The Verge" --since 2023-10-01 --json
+  newscite stats
+  newscite check --repair
+  newscite serve --port 7860
+  newscite remove https://example.com/story-1
 """
 
 
@@ -61,10 +61,10 @@ def _field_map(pairs: list[str] | None) -> dict[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index", help="index directory (default .newsrag/index)")
+    common.add_argument("--index", help="index directory (default .newscite/index)")
     common.add_argument("--store", help="'faiss' (default) or a Milvus URI: "
                                         "milvus:///path/to/file.db or http://host:19530")
-    common.add_argument("--config", help="TOML settings file (default ./newsrag.toml)")
+    common.add_argument("--config", help="TOML settings file (default ./newscite.toml)")
     common.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     embedding = argparse.ArgumentParser(add_help=False)
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     embedding.add_argument("--chunk-overlap", type=int, help="least overlap, in word pieces")
 
     parser = argparse.ArgumentParser(
-        prog="newsrag", description="Question answering over a news corpus, with citations.",
+        prog="newscite", description="Question answering over a news corpus, with citations.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = commands.add_parser(
         "eval", parents=[common, embedding, llm], help="score a question set; compare two reports",
-        description="newsrag eval QUESTIONS [--corpus PATH] [-k 10] [--limit N] [--out DIR]\n"
-                    "newsrag eval compare A/report.json B/report.json",
+        description="newscite eval QUESTIONS [--corpus PATH] [-k 10] [--limit N] [--out DIR]\n"
+                    "newscite eval compare A/report.json B/report.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluation.add_argument("target", nargs="+", metavar="QUESTIONS | compare A B")
     evaluation.add_argument("--corpus", help="ingest this corpus into a cached index first")
@@ -236,7 +236,7 @@ def _print_answer(answer: Answer, as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from rag import factory
+    from newscite import factory
 
     if args.command == "ingest":
         summary = _ingest(args, config)
@@ -245,7 +245,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "watch":
         return _watch(args, config)
     if args.command == "serve":
-        from ui.app import serve
+        from newscite.ui.app import serve
 
         serve(config, watch=args.watch)
         return 0
@@ -256,17 +256,16 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "reindex":
         embedder = factory.make_embedder(config, show_progress=True)
         chunker = factory.make_chunker(config, embedder)
-        from index.ingest import reindex
+        from newscite.index.ingest import reindex
 
         with factory.open_store(config, writable=True, any_identity=True) as store:
             print(f"reindexed: {reindex(store, embedder, chunker)} chunks")
         return 0
     with factory.open_store(config, writable=args.command == "remove") as store:
         if args.command == "ask":
-            from rag.chain import NewsRAG
-
-            answer = NewsRAG.from_config(config, store).answer(args.question,
-                                                               filters=_filters(args))
+            chain = factory.make_chain(config, store,
+                                       chat_model=factory.make_chat_model(config))
+            answer = chain.answer(args.question, filters=_filters(args))
             _print_answer(answer, args.json)
         elif args.command == "search":
             filters = _filters(args)
@@ -290,9 +289,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 def _ingest(args: argparse.Namespace, config: Config) -> IngestSummary:
     """Ingest the files and folders named, and the pages behind the URLs named."""
-    from index import loaders
-    from index.loaders.web import WebLoader, is_url
-    from rag import factory
+    from newscite.index import loaders
+    from newscite.index.loaders.web import WebLoader, is_url
+    from newscite import factory
 
     urls = [path for path in args.paths if is_url(path)]
     files = [path for path in args.paths if not is_url(path)]
@@ -310,7 +309,7 @@ def _ingest(args: argparse.Namespace, config: Config) -> IngestSummary:
 def _check(args: argparse.Namespace, config: Config) -> int:
     """Report the index's problems as they are on disk (read-only); with --repair rebuild
     the derived files from SQLite and report what is left. 0 when clean, else 1."""
-    from rag import factory
+    from newscite import factory
 
     with factory.open_store(config) as store:
         problems = store.check_files() + store.verify()
@@ -334,7 +333,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
 def _watch(args: argparse.Namespace, config: Config) -> int:
     """Refresh the feeds once (--once) or until Ctrl-C. Each refresh logs one line per
     feed and one per failure; --once fails when no feed could be read."""
-    from rag import factory
+    from newscite import factory
 
     embedder = factory.make_embedder(config)
     with factory.make_fetcher(config) as fetcher:
@@ -348,16 +347,16 @@ def _watch(args: argparse.Namespace, config: Config) -> int:
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
-    from eval.command import evaluate
-    from eval.report import compare_reports
+    from newscite.eval.command import evaluate
+    from newscite.eval.report import compare_reports
 
     if args.target[0] == "compare":
         if len(args.target) != 3:
-            raise ConfigError("use: newsrag eval compare A/report.json B/report.json")
+            raise ConfigError("use: newscite eval compare A/report.json B/report.json")
         print(compare_reports(args.target[1], args.target[2]))
         return 0
     if len(args.target) != 1:
-        raise ConfigError("give one question set: newsrag eval QUESTIONS [options]")
+        raise ConfigError("give one question set: newscite eval QUESTIONS [options]")
     paths = evaluate(config, args.target[0], corpus=args.corpus, mode=args.mode,
                      limit=args.limit, out=args.out, progress=not args.no_progress)
     print(paths["report.md"].read_text())
@@ -377,8 +376,8 @@ def _fail(exc: BaseException, config: Config) -> int:
     log.debug("command failed", exc_info=True)
     message = (f"no space left on the disk holding the index at {config.index}: free some "
                f"space and run the command again (the index keeps everything committed "
-               f"before; `newsrag check` verifies it)") if _disk_full(exc) else exc
-    print(f"newsrag: error: {message}", file=sys.stderr)
+               f"before; `newscite check` verifies it)") if _disk_full(exc) else exc
+    print(f"newscite: error: {message}", file=sys.stderr)
     return 2
 
 
@@ -387,10 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _config(args)
     except ConfigError as exc:
-        print(f"newsrag: error: {exc}", file=sys.stderr)
+        print(f"newscite: error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for package in ("newsrag", "index", "rag", "eval", "ui"):
+    for package in ("newscite", "index", "rag", "eval", "ui"):
         logging.getLogger(package).setLevel(config.log_level)
     try:
         return run(args, config)
@@ -402,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(exc, config)
     except KeyboardInterrupt:
-        print("newsrag: interrupted; everything committed before now is kept", file=sys.stderr)
+        print("newscite: interrupted; everything committed before now is kept", file=sys.stderr)
         return 130
 
 

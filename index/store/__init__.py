@@ -1,0 +1,29 @@
+"""The index on disk: SQLite holds the truth, the search indexes are derived from it.
+
+- `catalog.py`: the SQLite catalog (articles, chunks with their vectors, ingest runs,
+  generations, the manifest, the writer lock) and `records.py`, its rows as objects;
+- `newscite.index.keywords`: the BM25 keyword index;
+- `dense/`: the dense index protocol, `faiss.py` (the default) and `milvus.py`;
+- `composite.py`: `Store`, which opens the three together and keeps them in step;
+- `protocols.py`: the narrow views callers use (search, ingest, remove, check, describe).
+
+Example:
+    >>> with Store.open("newscite-index", identity=identity, writable=True, create=True,
+    ...                 engine="faiss") as store:
+    ...     store.upsert([(article, chunks, vectors)])
+"""
+
+from newscite.index.store.catalog import (DB_NAME, MANIFEST_NAME, Catalog, IndexLockedError,
+                                          IndexMismatchError)
+from newscite.index.store.composite import Store
+from newscite.index.store.dense import DenseIndex, DenseKind
+from newscite.index.store.protocols import (CheckTarget, IndexInfo, IngestTarget, RemoveTarget,
+                                            SearchIndex)
+from newscite.index.store.records import StoredArticle, content_hash
+
+# The name tests and newscite.factory open an index by; `Store.open` defaults to FAISS.
+FaissStore = Store
+
+__all__ = ["DB_NAME", "MANIFEST_NAME", "Catalog", "CheckTarget", "DenseIndex", "DenseKind",
+           "FaissStore", "IndexInfo", "IndexLockedError", "IndexMismatchError", "IngestTarget",
+           "RemoveTarget", "SearchIndex", "Store", "StoredArticle", "content_hash"]

@@ -1,0 +1,195 @@
+"""The default dense index: FAISS, in memory and in `dense-<generation>.faiss` beside SQLite.
+
+An inner-product index over the chunk vectors, flat (exact), HNSW or IVF-Flat by the
+catalog's `DenseKind`, addressed by chunk id. It is built from the catalog's vectors when
+first needed and written, atomically under a new name, when the store flushes; no server.
+
+Example:
+    >>> dense = FaissIndex(catalog)
+    >>> dense.search(query_vector, k=10, filters=Filters(sources=("The Verge",)))
+    [(chunk_id, score), ...]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from newscite.index.store.catalog import MANIFEST_NAME, Catalog
+from newscite.index.store.dense import IVF_PROBES, DenseKind
+from newscite.types import Filters
+
+IVF_MIN_CHUNKS = 20_000  # below it an `ivf` store's index is flat: exact and as fast
+
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists of an `ivf` store's index for n chunks: 4 sqrt(n) as a power of two
+    (1,024 at 100k, 4,096 at 1M); 0 below IVF_MIN_CHUNKS, where the index is flat."""
+    return 0 if n < IVF_MIN_CHUNKS else 2 ** round(math.log2(4 * math.sqrt(n)))
+
+
+def faiss_ids(index) -> list[int]:
+    """Sorted chunk ids a FAISS index holds: an ID map's, or an IVF index's own."""
+    import faiss
+
+    if isinstance(index, faiss.IndexIVF):
+        lists = index.invlists
+        return sorted(int(i) for n in range(index.nlist) if lists.list_size(n)
+                      for i in faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)))
+    return sorted(faiss.vector_to_array(index.id_map).tolist())
+
+
+class FaissIndex:
+    """A FAISS index over the catalog's chunk vectors (see the module docstring)."""
+
+    engine = "faiss"
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self._index = None  # None: rebuilt from the catalog's vectors when next needed
+
+    @property
+    def index(self):
+        """The FAISS index, built from the catalog's vectors if it was forgotten."""
+        if self._index is None:
+            self._index = self._new_index()
+            for ids, vectors in self.catalog.stored_vectors():
+                self._index.add_with_ids(vectors, ids)
+        return self._index
+
+    def _new_index(self):
+        import faiss
+
+        dimension = int(self.catalog.identity["dimension"])
+        kind = self.catalog.dense_kind
+        if kind is DenseKind.HNSW:
+            return faiss.IndexIDMap2(faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT))
+        lists = ivf_lists(len(self.catalog.chunks.ids)) if kind is DenseKind.IVF else 0
+        if lists:
+            return self._trained_ivf(dimension, lists)
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+    def _trained_ivf(self, dimension: int, lists: int):
+        """An IVF-Flat index trained on every n-th stored vector (40 a list, as FAISS asks).
+        It keeps the chunk ids itself (an ID map cannot remove from it), with a hash table
+        from id to vector for removing and reconstructing."""
+        import faiss
+
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists,
+                                   faiss.METRIC_INNER_PRODUCT)
+        step = max(1, len(self.catalog.chunks.ids) // (40 * lists))
+        index.train(np.vstack([vectors[::step] for _, vectors in self.catalog.stored_vectors()]))
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.nprobe = IVF_PROBES
+        return index
+
+    def _ivf_outgrown(self) -> bool:
+        """Whether an `ivf` store's index no longer fits its size: flat past IVF_MIN_CHUNKS
+        (or IVF below it), or lists a factor 4 off what the size asks (16 times the chunks)."""
+        import faiss
+
+        have = self._index.nlist if isinstance(self._index, faiss.IndexIVF) else 0
+        want = ivf_lists(len(self.catalog.chunks.ids))
+        if not have or not want:
+            return bool(have) != bool(want)
+        return max(have, want) >= 4 * min(have, want)
+
+    def _updatable(self, removing: bool) -> bool:
+        """Whether a change can be applied in place; if not, the index is forgotten (and
+        rebuilt lazily): HNSW cannot remove vectors, and an outgrown IVF index is retrained."""
+        if self._index is None:
+            return False
+        kind = self.catalog.dense_kind
+        if removing and kind is DenseKind.HNSW or kind is DenseKind.IVF and self._ivf_outgrown():
+            self._index = None
+            return False
+        return True
+
+    # ---- the DenseIndex protocol ---------------------------------------------------------
+
+    def load(self, manifest: dict) -> bool:
+        import faiss
+
+        self._index = faiss.read_index(str(self.catalog.path / manifest["dense_file"]))
+        return self._index.ntotal == len(self.catalog.chunks.ids)
+
+    def reset(self) -> None:
+        self._index = None
+
+    def remove(self, ids: list[int]) -> None:
+        if ids and self._updatable(removing=True):
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if self._updatable(removing=False):
+            self._index.add_with_ids(vectors, ids)
+
+    def save(self, generation: int) -> dict:
+        """Write `dense-<generation>.faiss` (fsynced under a temporary name, then renamed)."""
+        import faiss
+
+        dense_file = self.catalog.path / f"dense-{generation}.faiss"
+        faiss.write_index(self.index, str(dense_file) + ".tmp")
+        with open(str(dense_file) + ".tmp", "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(str(dense_file) + ".tmp", dense_file)
+        return {"dense_file": dense_file.name}
+
+    def check(self, manifest: dict) -> list[str]:
+        import faiss
+
+        name = manifest.get("dense_file")
+        if not name or not (self.catalog.path / name).exists():
+            return [f"{name or 'the FAISS file'} (named in {MANIFEST_NAME}) is missing"]
+        try:
+            stored = faiss.read_index(str(self.catalog.path / name))
+        except RuntimeError:
+            return [f"{name} is not a readable FAISS index"]
+        chunk_ids = self.catalog.chunks.ids
+        if faiss_ids(stored) != chunk_ids.tolist():
+            return [f"{name} holds {stored.ntotal} vectors for {len(chunk_ids)} chunks"]
+        return []
+
+    def ids(self) -> list[int]:
+        return faiss_ids(self.index)
+
+    def search(self, vector: np.ndarray, k: int,
+               filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Nearest chunks; a filter becomes an id selector over the chunks that pass it."""
+        import faiss
+
+        index = self.index
+        if index.ntotal == 0:
+            return []
+        mask = self.catalog.chunks.allowed(filters)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if mask is None:
+            scores, ids = index.search(query, k)
+        else:
+            if not mask.any():
+                return []
+            selector = faiss.IDSelectorBatch(self.catalog.chunks.ids[mask])
+            if self.catalog.dense_kind is DenseKind.HNSW:
+                params = faiss.SearchParametersHNSW(sel=selector)
+            elif isinstance(index, faiss.IndexIVF):
+                # a filter leaves fewer candidates in each list: search more lists, in proportion
+                params = faiss.SearchParametersIVF(
+                    sel=selector, nprobe=min(index.nlist, math.ceil(IVF_PROBES / mask.mean())))
+            else:
+                params = faiss.SearchParameters(sel=selector)
+            scores, ids = index.search(query, k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray:
+        if not len(chunk_ids):
+            return np.zeros(0, dtype=np.float32)
+        vectors = self.index.reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
+        return vectors @ np.asarray(vector, dtype=np.float32)
+
+    def stats(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        """Nothing to let go of: the index is memory and a file."""

@@ -1,0 +1,121 @@
+"""How the catalog's rows map to newscite's objects, and the per-chunk table filters use.
+
+Example:
+    >>> table = ChunkTable.read(db)
+    >>> table.allowed(Filters(sources=("The Verge",)))  # a boolean mask over table.ids
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from newscite.types import Article, Coverage, Filters, Passage
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What ingestion needs to know about an article already in the index."""
+
+    id: str
+    fingerprint: str
+    content_hash: str
+    minhash: bytes | None
+
+
+def content_hash(article: Article) -> str:
+    """Changes whenever anything that is indexed about the article changes."""
+    date = article.published_at.isoformat() if article.published_at else ""
+    key = "\x1f".join((article.title, article.source or "", date, article.url or "",
+                       article.body))
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _date(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def coverage_json(coverage: tuple[Coverage, ...]) -> str:
+    return json.dumps([{"source": c.source, "url": c.url, "published_at": iso(c.published_at)}
+                       for c in coverage])
+
+
+def coverage_from_json(text: str) -> tuple[Coverage, ...]:
+    return tuple(Coverage(c["source"], c["url"], _date(c["published_at"]))
+                 for c in json.loads(text))
+
+
+def article_values(article: Article, minhash: bytes | None) -> tuple:
+    """The `articles` row of an article, in the table's column order."""
+    return (article.id, article.title, article.body, article.source, iso(article.published_at),
+            article.url, json.dumps(list(article.authors)), article.category,
+            coverage_json(article.also_reported_by), article.origin, article.fingerprint,
+            content_hash(article), minhash, article.feed)
+
+
+def article_from_row(row: sqlite3.Row) -> Article:
+    return Article(id=row["id"], title=row["title"], body=row["body"], source=row["source"],
+                   published_at=_date(row["published_at"]), url=row["url"],
+                   authors=tuple(json.loads(row["authors"])), category=row["category"],
+                   also_reported_by=coverage_from_json(row["also_reported_by"]),
+                   origin=row["origin"], feed=row["feed"] if "feed" in row.keys() else None)
+
+
+def passage_from_row(row: sqlite3.Row) -> Passage:
+    """A passage from a chunk joined with its article (see `Catalog.passages`)."""
+    return Passage(chunk_id=row["id"], article_id=row["article_id"], title=row["title"],
+                   source=row["source"], published_at=_date(row["published_at"]),
+                   url=row["url"], text=row["text"], start=row["start"], end=row["end"],
+                   also_reported_by=coverage_from_json(row["also_reported_by"]))
+
+
+@dataclass(frozen=True)
+class ChunkTable:
+    """Each chunk's outlet and date, in chunk-id order, held in memory so that outlet and
+    date filters become a boolean mask without a query (integer outlet codes: comparing
+    strings per chunk was the slow part of a filtered search)."""
+
+    ids: np.ndarray  # int64, ascending
+    source_names: np.ndarray  # casefolded outlets, sorted
+    sources: np.ndarray  # per chunk: its outlet's index in source_names
+    dates: np.ndarray  # per chunk: publication time in POSIX seconds, NaN when unknown
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> ChunkTable:
+        rows = db.execute("SELECT c.id, a.source, a.published_at FROM chunks c JOIN articles a "
+                          "ON a.id = c.article_id ORDER BY c.id").fetchall()
+        source_names, sources = np.unique(
+            np.asarray([(r[1] or "").casefold() for r in rows], dtype=str), return_inverse=True)
+        dates = np.asarray([datetime.fromisoformat(r[2]).timestamp() if r[2] else np.nan
+                            for r in rows], dtype=np.float64)
+        return cls(np.asarray([r[0] for r in rows], dtype=np.int64), source_names, sources,
+                   dates)
+
+    def allowed(self, filters: Filters | None) -> np.ndarray | None:
+        """Boolean mask over chunks (in id order) that pass `filters`; None when unfiltered.
+        An article of unknown date fails any date bound."""
+        if filters is None or filters.is_empty:
+            return None
+        mask = np.ones(len(self.ids), dtype=bool)
+        if filters.sources:
+            wanted = np.flatnonzero(np.isin(self.source_names,
+                                            [s.casefold() for s in filters.sources]))
+            mask &= np.isin(self.sources, wanted)
+        if filters.since is not None:
+            mask &= self.dates >= filters.since.timestamp()
+        if filters.until is not None:
+            mask &= self.dates <= filters.until.timestamp()
+        return mask
+
+    def dates_of(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """Publication time (POSIX seconds, NaN when unknown) of each chunk's article."""
+        return self.dates[np.searchsorted(self.ids, chunk_ids)]
