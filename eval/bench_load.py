@@ -1,8 +1,8 @@
-"""Load test of the chat: concurrent sessions through the Gradio API, then again during an ingest.
+"""Load test of the chat server: concurrent sessions through its /ask API, then during an ingest.
 
 Serves a copy of an index (default /tmp/mh, the whole MultiHop-RAG corpus) with `newscite
 serve` on 127.0.0.1, then runs two phases of SESSIONS concurrent chat sessions
-(`gradio_client`, one client and session each) asking MultiHop-RAG dev questions in turn,
+(`gradio_client`, one client and session each, calling /ask) asking MultiHop-RAG dev questions in turn,
 each for DURATION seconds (a session starts no question after that, and asks at most
 --max-questions):
 1. the chat alone;
@@ -10,7 +10,7 @@ each for DURATION seconds (a session starts no question after that, and asks at 
    --reingest articles are removed from the copy; phase 2 ingests the corpus again, which
    re-embeds exactly those).
 Per phase: questions asked, answers, errors (an exception or a timeout), lost answers (a
-reply without an answer in the chat), latency median / p95 / max, and in phase 2 whether
+reply with neither a citation nor an abstention), latency median / p95 / max, and in phase 2 whether
 the ingest completed. Prints a table, writes JSON.
 
     .venv/bin/python -m newscite.eval.bench_load [--sessions 50] [--duration 120] [--index /tmp/mh]
@@ -36,7 +36,6 @@ from gradio_client import Client
 
 from newscite.eval import serving
 from newscite.eval.crash import newscite
-from newscite.ui.render import message_html
 
 log = logging.getLogger("bench_load")
 
@@ -66,20 +65,10 @@ class Phase:
                 "error_samples": self.errors[:5]}
 
 
-def _text(message: dict) -> str:
-    parts = message.get("content") or []  # the client gives a message's content as parts
-    return "".join(part.get("text") or "" for part in parts if isinstance(part, dict))
-
-
-def answered(chat: list, question: str) -> bool:
-    """Whether the chat ends with `question` and a finished answer to it."""
-    if len(chat) < 2:
-        return False
-    asked, reply = chat[-2], chat[-1]
-    return (asked.get("role"), reply.get("role")) == ("user", "assistant") and \
-        _text(asked) == message_html(question) and \
-        _text(reply).startswith('<div class="answer">') and \
-        _text(reply) != message_html("…")
+def answered(result: dict, question: str) -> bool:
+    """Whether /ask returned a finished answer to `question`: cited, or an honest abstention."""
+    return result.get("question") == question and bool(result.get("answer")) and \
+        (bool(result.get("citations")) or bool(result.get("abstained")))
 
 
 def session(url: str, questions: list[str], phase: Phase, until: float, most: int,
@@ -100,7 +89,7 @@ def session(url: str, questions: list[str], phase: Phase, until: float, most: in
         with phase.lock:
             phase.asked += 1
         try:
-            job = client.submit(question, "", "", [], "extractive", 10, api_name="/respond")
+            job = client.submit(question, api_name="/ask")
             outputs = job.result(timeout=TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - counted and reported
             with phase.lock:
@@ -108,7 +97,7 @@ def session(url: str, questions: list[str], phase: Phase, until: float, most: in
             continue
         elapsed = time.monotonic() - started
         with phase.lock:
-            if answered(outputs[0], question):
+            if answered(outputs, question):
                 phase.latencies.append(elapsed)
             else:
                 phase.lost += 1

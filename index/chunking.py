@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from newscite.recipe import RECIPE
 from newscite.text import split_sentences
 from newscite.types import Article, Chunk
 
@@ -56,7 +57,8 @@ def header_for(article: Article) -> str:
 class SentenceChunker:
     """Packs whole sentences into token-limited, overlapping chunks (see module docstring)."""
 
-    def __init__(self, tokenizer: Tokenizer, *, max_tokens: int = 320, overlap_tokens: int = 40,
+    def __init__(self, tokenizer: Tokenizer, *, max_tokens: int = RECIPE.chunk_tokens,
+                 overlap_tokens: int = RECIPE.chunk_overlap,
                  model_limit: int = 256):
         if not 16 <= max_tokens <= MAX_CHUNK_TOKENS:
             raise ValueError(f"chunk_tokens must be between 16 and {MAX_CHUNK_TOKENS}, "

@@ -19,7 +19,7 @@ from datetime import datetime, time, timezone
 from typing import Sequence
 
 from newscite.types import IngestSummary, as_utc
-from newscite.config import Config, ConfigError
+from newscite.config import SETTINGS, Config, ConfigError
 from newscite.types import Answer, Filters, Passage
 
 log = logging.getLogger("newscite")
@@ -59,21 +59,31 @@ def _field_map(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index", help="index directory (default .newscite/index)")
-    common.add_argument("--store", help="'faiss' (default) or a Milvus URI: "
-                                        "milvus:///path/to/file.db or http://host:19530")
-    common.add_argument("--config", help="TOML settings file (default ./newscite.toml)")
-    common.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+def setting_flag(parser: argparse.ArgumentParser, name: str, *flags: str) -> None:
+    """Add the flag of setting `name` (`--chunk-tokens` for chunk_tokens, or `flags`), its
+    type, choices and help taken from the setting's own metadata (newscite.config), so a
+    flag cannot drift from its setting. The parsed value lands in `args.<name>`."""
+    spec = SETTINGS[name]
+    kind = {"int": int, "float": float}.get(str(spec.type), str)
+    parser.add_argument(*(flags or (f"--{name.replace('_', '-')}",)), dest=name, type=kind,
+                        choices=spec.metadata["choices"] or None,
+                        help=f"{spec.metadata['help']} (default {spec.default!r})")
 
-    embedding = argparse.ArgumentParser(add_help=False)
-    embedding.add_argument("--model", help="embedding model folder (default: bundled "
-                                           "all-MiniLM-L6-v2)")
-    embedding.add_argument("--precision", choices=("auto", "fp32", "bf16"))
-    embedding.add_argument("--batch-size", type=int)
-    embedding.add_argument("--chunk-tokens", type=int, help="largest chunk, in word pieces")
-    embedding.add_argument("--chunk-overlap", type=int, help="least overlap, in word pieces")
+
+def _settings_parser(*names: str | tuple[str, ...]) -> argparse.ArgumentParser:
+    """A parent parser with the flags of these settings; a tuple is (name, *flags)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for item in names:
+        name, *flags = (item,) if isinstance(item, str) else item
+        setting_flag(parser, name, *flags)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _settings_parser("index", "store", "log_level")
+    common.add_argument("--config", help="TOML settings file (default ./newscite.toml)")
+    embedding = _settings_parser("model", "precision", "batch_size", "chunk_tokens",
+                                 "chunk_overlap")
 
     parser = argparse.ArgumentParser(
         prog="newscite", description="Question answering over a news corpus, with citations.",
@@ -89,15 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     ingest.add_argument("--field", action="append", metavar="OURS=THEIRS",
                         help="map a field of your files, e.g. --field body=story_text")
-    ingest.add_argument("--dense-index", choices=("flat", "hnsw"),
-                        help="FAISS index kind of a new index")
-    ingest.add_argument("--commit-every", type=int, metavar="N",
-                        help="articles per atomic commit (default 32)")
-    ingest.add_argument("--workers", type=int, metavar="N",
-                        help="chunk and embed on N Ray workers (default: in this process)")
-    ingest.add_argument("--ray", metavar="ADDRESS",
-                        help="Ray cluster for --workers: auto, HOST:6379 or ray://HOST:10001 "
-                             "(default: start a local Ray)")
+    for name, *flags in (("dense_index",), ("commit_every",), ("ingest_workers", "--workers"),
+                         ("ray_address", "--ray")):
+        setting_flag(ingest, name, *flags)
     ingest.add_argument("--no-progress", action="store_true")
 
     filtering = argparse.ArgumentParser(add_help=False)
@@ -108,36 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
     filtering.add_argument("--source", action="append", metavar="OUTLET",
                            help="only this outlet (repeatable)")
 
-    llm = argparse.ArgumentParser(add_help=False)
-    llm.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. "
-                                            "http://127.0.0.1:11434/v1")
-    llm.add_argument("--llm-model", help="model name on that server")
-    llm.add_argument("--llm-gguf", help="local GGUF file for in-process llama.cpp "
-                                        "('smollm2' = the bundled one)")
+    llm = _settings_parser("llm_base_url", "llm_model", "llm_gguf")
 
     search = commands.add_parser("search", parents=[common, embedding, filtering],
                                  help="find passages (no answer)")
     search.add_argument("query")
-    search.add_argument("-k", type=int, help="number of passages (default 10)")
-    search.add_argument("--mode", choices=("hybrid", "dense", "bm25"),
-                        help="retrieval mode (default hybrid: BM25 + dense, news-aware)")
+    setting_flag(search, "k", "-k")
+    setting_flag(search, "search_mode", "--mode")
     search.add_argument("--json", action="store_true", help="print JSON")
 
     ask = commands.add_parser("ask", parents=[common, embedding, filtering, llm],
                               help="answer a question with cited passages")
     ask.add_argument("question")
-    ask.add_argument("--mode", choices=("extractive", "generate"),
-                     help="extractive (offline default) or generate (needs an LLM)")
-    ask.add_argument("-k", type=int, help="passages to retrieve (default 10)")
+    setting_flag(ask, "answer_mode", "--mode")
+    setting_flag(ask, "k", "-k")
     ask.add_argument("--json", action="store_true", help="print JSON")
 
     serve = commands.add_parser("serve", parents=[common, llm],
                                 help="serve the chat in the browser (Gradio)")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 7860)")
+    setting_flag(serve, "host")
+    setting_flag(serve, "port")
     serve.add_argument("--watch", metavar="FEEDS",
                        help="also keep these feeds fresh (a text file of URLs, or OPML)")
-    serve.add_argument("--every", help="time between refreshes with --watch (default 15m)")
+    setting_flag(serve, "watch_every", "--every")
 
     watch = commands.add_parser(
         "watch", parents=[common, embedding], help="keep the index fresh from a list of feeds",
@@ -145,8 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "file) now and then every --every, adding new articles and updating "
                     "edited ones, until Ctrl-C. A running chat sees them at once.")
     watch.add_argument("feeds", metavar="FEEDS")
-    watch.add_argument("--every", help="time between refreshes, e.g. 90s, 15m, 1h "
-                                       "(default 15m)")
+    setting_flag(watch, "watch_every", "--every")
     watch.add_argument("--once", action="store_true", help="refresh once and exit")
 
     stats = commands.add_parser("stats", parents=[common], help="what the index holds")
@@ -176,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--mode", choices=("retrieval", "extractive", "generate"),
                             default="extractive",
                             help="retrieval only, or answers too (default extractive)")
-    evaluation.add_argument("--search-mode", choices=("hybrid", "dense", "bm25"))
-    evaluation.add_argument("-k", type=int, help="passages per question (default 10)")
+    setting_flag(evaluation, "search_mode")
+    setting_flag(evaluation, "k", "-k")
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
     evaluation.add_argument("--out", default="eval-out", help="report folder (default eval-out)")
     evaluation.add_argument("--no-progress", action="store_true")
@@ -185,18 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    flags = {name: getattr(args, name, None) for name in
-             ("index", "store", "log_level", "model", "precision", "batch_size", "chunk_tokens",
-              "chunk_overlap", "dense_index", "commit_every", "host", "port")}
-    flags["ingest_workers"] = getattr(args, "workers", None)
-    flags["ray_address"] = getattr(args, "ray", None)
-    flags["k"] = getattr(args, "k", None)
-    flags["watch_every"] = getattr(args, "every", None)
-    flags["search_mode"] = getattr(args, "search_mode", None) or (
-        args.mode if args.command == "search" else None)
-    flags["answer_mode"] = args.mode if args.command in ("ask",) else None
-    for name in ("llm_base_url", "llm_model", "llm_gguf"):
-        flags[name] = getattr(args, name, None)
+    """The configuration, with the settings given as flags winning (see newscite.config)."""
+    flags = {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
     return Config.load(flags, path=args.config)
 
 

@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from newscite.recipe import RECIPE
+
 log = logging.getLogger(__name__)
 
 DEFAULT_INDEX = ".newscite/index"
@@ -62,10 +64,10 @@ class Config:
     precision: str = _setting("auto", "embedding precision (auto uses bf16 where the CPU "
                               "supports it)", choices=("auto", "fp32", "bf16"))
     batch_size: int = _setting(64, "texts per embedding batch", low=1, high=4096)
-    chunk_tokens: int = _setting(320, "largest chunk in word pieces of the embedder (the "
+    chunk_tokens: int = _setting(RECIPE.chunk_tokens, "largest chunk in word pieces of the embedder (the "
                                  "dense vector reads the first 256 with the header)",
                                  low=16, high=1024)
-    chunk_overlap: int = _setting(40, "least overlap between chunks, in word pieces",
+    chunk_overlap: int = _setting(RECIPE.chunk_overlap, "least overlap between chunks, in word pieces",
                                   low=0, high=511)
     commit_every: int = _setting(32, "articles per atomic commit while ingesting",
                                  low=1, high=100000)
@@ -81,36 +83,36 @@ class Config:
                                 "ray://HOST:10001 ('' = start a local Ray)")
     near_duplicate_threshold: float = _setting(
         0.8, "MinHash Jaccard similarity above which articles merge", low=0.5, high=1.0)
-    k: int = _setting(10, "passages returned per question", low=1, high=200)
+    k: int = _setting(RECIPE.k, "passages returned per question", low=1, high=200)
     search_mode: str = _setting("hybrid", "retrieval mode", choices=("hybrid", "dense", "bm25"))
     fusion: str = _setting("weighted", "how retriever scores combine", choices=("weighted", "rrf"))
-    rrf_k: int = _setting(60, "reciprocal-rank fusion constant", low=1, high=1000)
-    weight_clause: float = _setting(1.0, "weight of the best single clause's BM25", low=0.0,
+    rrf_k: int = _setting(RECIPE.rrf_k, "reciprocal-rank fusion constant", low=1, high=1000)
+    weight_clause: float = _setting(RECIPE.weight_clause, "weight of the best single clause's BM25", low=0.0,
                                     high=10.0)
-    weight_dense: float = _setting(1.0, "weight of dense cosine similarity", low=0.0, high=10.0)
-    weight_date: float = _setting(0.3, "bonus for articles from a day named in the question",
+    weight_dense: float = _setting(RECIPE.weight_dense, "weight of dense cosine similarity", low=0.0, high=10.0)
+    weight_date: float = _setting(RECIPE.weight_date, "bonus for articles from a day named in the question",
                                   low=0.0, high=10.0)
-    weight_recency: float = _setting(0.3, "weight of newness when the question asks for the "
+    weight_recency: float = _setting(RECIPE.weight_recency, "weight of newness when the question asks for the "
                                      "latest", low=0.0, high=10.0)
-    clause_candidates: int = _setting(30, "extra BM25 candidates per clause of the question "
+    clause_candidates: int = _setting(RECIPE.clause_candidates, "extra BM25 candidates per clause of the question "
                                       "(0 = none)", low=0, high=1000)
     reference_date: str = _setting("", "'now' for relative dates, YYYY-MM-DD (default: the "
                                    "newest article's date)")
-    candidates: int = _setting(100, "candidates each retriever contributes before fusion",
+    candidates: int = _setting(RECIPE.candidates, "candidates each retriever contributes before fusion",
                                low=1, high=10000)
     reranker: str = _setting("", "local cross-encoder folder that reorders each outlet's best "
                              "candidates ('' = none: the fusion measured best without one)")
-    rerank_top: int = _setting(30, "candidates per outlet the reranker reorders", low=1,
+    rerank_top: int = _setting(RECIPE.rerank_top, "candidates per outlet the reranker reorders", low=1,
                                high=1000)
     answer_mode: str = _setting("extractive", "how answers are written: quoted sentences, or "
                                 "an LLM (needs llm_base_url or llm_gguf)",
                                 choices=("extractive", "generate"))
-    abstain_below: float = _setting(0.30, "evidence score under which the answer is 'not "
+    abstain_below: float = _setting(RECIPE.abstain_below, "evidence score under which the answer is 'not "
                                     "found' (calibrated on the MultiHop-RAG dev set)",
                                     low=-1.0, high=2.0)
-    min_coverage: float = _setting(0.5, "least share of the question's words the passages "
+    min_coverage: float = _setting(RECIPE.min_coverage, "least share of the question's words the passages "
                                    "must contain to answer", low=0.0, high=1.0)
-    history_turns: int = _setting(4, "earlier turns a follow-up may draw on", low=0, high=50)
+    history_turns: int = _setting(RECIPE.history_turns, "earlier turns a follow-up may draw on", low=0, high=50)
     host: str = _setting("127.0.0.1", "address the chat server binds to")
     port: int = _setting(7860, "port of the chat server", low=1, high=65535)
     log_level: str = _setting("INFO", "logging level",
@@ -243,6 +245,10 @@ class Config:
         """Settings as a dict, secrets masked, for logs and reports."""
         return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else
                          getattr(self, f.name)) for f in fields(self)}
+
+
+SETTINGS = {spec.name: spec for spec in fields(Config)}
+"""Every setting's dataclass field: its default, type and metadata (help, choices, range)."""
 
 
 def parse_duration(text: str) -> float:

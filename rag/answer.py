@@ -28,6 +28,7 @@ import numpy as np
 from newscite.index.embedding import Embedder
 from newscite.rag.citations import content_words
 from newscite.rag.query import Query
+from newscite.recipe import RECIPE
 from newscite.text import MARKER, split_sentences
 from newscite.types import Answer, Citation, Passage
 
@@ -153,7 +154,8 @@ class ExtractiveAnswerer:
     """Composes a short cited answer from retrieved passages (see the module docstring)."""
 
     def __init__(self, embedder: Embedder, *, max_sentences: int = 3,
-                 abstain_below: float = 0.30, min_coverage: float = 0.5,
+                 abstain_below: float = RECIPE.abstain_below,
+                 min_coverage: float = RECIPE.min_coverage,
                  cache_sentences: int = 20_000, embed_sentences: int = 24):
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")

@@ -41,6 +41,7 @@ from newscite.rag.citations import content_words
 from newscite.rag.prompt import answer_messages, condense_messages
 from newscite.rag.query import _DAY, Query
 from newscite.rag.retrieve import Retriever
+from newscite.recipe import RECIPE
 from newscite.types import (Answer, Event, Filters, Final, LLMUnavailable, Notice, Passage,
                             Retracted, Text)
 
@@ -84,8 +85,9 @@ class NewsRAG:
 
     def __init__(self, retriever: Retriever, answerer: ExtractiveAnswerer,
                  chat_model: BaseChatModel | None = None, *,
-                 mode: AnswerMode | str = AnswerMode.EXTRACTIVE, k: int = 10,
-                 llm_passages: int = 6, history_turns: int = 4):
+                 mode: AnswerMode | str = AnswerMode.EXTRACTIVE, k: int = RECIPE.k,
+                 llm_passages: int = RECIPE.llm_passages,
+                 history_turns: int = RECIPE.history_turns):
         self.retriever = retriever
         self.answerer = answerer
         self.chat_model = chat_model
@@ -124,7 +126,7 @@ class NewsRAG:
         started = time.perf_counter()
         standalone = self.standalone(question, history, mode)
         condensed = time.perf_counter()
-        query = self.retriever.understand(standalone)
+        query = self.retriever.understand(standalone, embed=True)
         passages = self.retriever.run(query, k or self.k, filters)
         retrieved = time.perf_counter()
         for event in self.respond(query, passages, mode):

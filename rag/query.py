@@ -68,8 +68,8 @@ class Query:
     recency: bool = False
     clauses: tuple[str, ...] = ()
     reference_date: datetime | None = None
-    # The question's embedding, kept by the retriever so that the answerer reuses it: one
-    # question, one embedding.
+    # The question's embedding (`Retriever.understand(..., embed=True)`), which retrieval and
+    # the answerer share: one question, one embedding.
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 

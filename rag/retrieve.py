@@ -39,6 +39,7 @@ from newscite.index.embedding import Embedder
 from newscite.index.store import Store
 from newscite.rag.query import Query, QueryParser
 from newscite.rag.rerank import Reranker
+from newscite.recipe import RECIPE
 from newscite.types import Filters, Passage
 
 
@@ -57,13 +58,13 @@ class Fusion(str, enum.Enum):
 class Weights:
     """Weights of the score parts in `Fusion.WEIGHTED` (BM25 of the whole question is 1)."""
 
-    clause: float = 1.0
-    dense: float = 1.0
-    date: float = 0.3
-    recency: float = 0.3
+    clause: float = RECIPE.weight_clause
+    dense: float = RECIPE.weight_dense
+    date: float = RECIPE.weight_date
+    recency: float = RECIPE.weight_recency
 
 
-def rrf(rankings: dict[str, list[tuple[int, float]]], k: int = 60) -> dict[int, float]:
+def rrf(rankings: dict[str, list[tuple[int, float]]], k: int = RECIPE.rrf_k) -> dict[int, float]:
     """Reciprocal-rank fusion of several ranked (id, score) lists: sum of 1 / (k + rank)."""
     fused: dict[int, float] = defaultdict(float)
     for ranking in rankings.values():
@@ -107,10 +108,11 @@ class Retriever:
     """Finds passages for a question in a store (see the module docstring)."""
 
     def __init__(self, store: Store, embedder: Embedder, *, mode: Mode | str = Mode.HYBRID,
-                 fusion: Fusion | str = Fusion.WEIGHTED, candidates: int = 100, rrf_k: int = 60,
-                 weights: Weights = Weights(), clause_candidates: int = 30,
+                 fusion: Fusion | str = Fusion.WEIGHTED, candidates: int = RECIPE.candidates,
+                 rrf_k: int = RECIPE.rrf_k, weights: Weights = Weights(),
+                 clause_candidates: int = RECIPE.clause_candidates,
                  reference_date: datetime | None = None, reranker: Reranker | None = None,
-                 rerank_top: int = 30):
+                 rerank_top: int = RECIPE.rerank_top):
         if candidates < 1:
             raise ValueError(f"setting 'candidates' must be at least 1, got {candidates}")
         if rrf_k < 1:
@@ -137,10 +139,16 @@ class Retriever:
     def parser(self) -> QueryParser:
         return QueryParser([name for name, _ in self.store.sources()], self.reference_date)
 
-    def understand(self, text: str, reference_date: datetime | None = None) -> Query:
-        return self.parser.run(text, reference_date)
+    def understand(self, text: str, reference_date: datetime | None = None, *,
+                   embed: bool = False) -> Query:
+        """The question read (outlets, dates, clauses); with `embed`, also its vector, which
+        `run` and the answerer then reuse: one question, one embedding."""
+        query = self.parser.run(text, reference_date)
+        if embed and self.mode is not Mode.BM25:
+            query = replace(query, vector=self.embedder.embed([text])[0])
+        return query
 
-    def run(self, question: str | Query, k: int = 10, filters: Filters | None = None,
+    def run(self, question: str | Query, k: int = RECIPE.k, filters: Filters | None = None,
             mode: Mode | str | None = None, reference_date: datetime | None = None
             ) -> list[Passage]:
         """The top `k` passages for `question`, best first, each with its score parts."""
@@ -154,9 +162,9 @@ class Retriever:
         since = filters.since or query.since
         until = filters.until or query.until
         groups = [(s,) for s in (filters.sources or query.sources)] or [()]
-        if mode is not Mode.BM25 and query.vector is None:
-            query.vector = self.embedder.embed([text])[0]
-        vector = query.vector if mode is not Mode.BM25 else None
+        vector = None
+        if mode is not Mode.BM25:
+            vector = query.vector if query.vector is not None else self.embedder.embed([text])[0]
         scored: dict[int, dict[str, float]] = {}
         rankings = []
         for group in groups:
@@ -167,7 +175,8 @@ class Retriever:
             rankings.append(self._rerank(text, ranking, scored) if self.reranker else ranking)
         order = round_robin(rankings)
         passages = [replace(p, score=scored[p.chunk_id]["score"], scores=scored[p.chunk_id])
-                    for p in self.store.passages(order[: max(k * 4, k + 20)])]
+                    for p in self.store.passages(order[: max(k * RECIPE.collapse_pool,
+                                                              k + RECIPE.collapse_pool_extra)])]
         return collapse(passages, k)
 
     def _rerank(self, question: str, ranking: list[int],

@@ -63,3 +63,33 @@ def test_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
 def test_other_chunk_settings_are_refused(cli_index, capsys):
     assert main(["search", "tram", "--index", str(cli_index), "--chunk-tokens", "120"]) == 2
     assert "reindex" in capsys.readouterr().err
+
+
+def _seed_questions() -> list[str]:
+    lines = (ROOT / "eval" / "questions" / "seed.jsonl").read_text().splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def test_chat_and_command_line_give_the_same_answers_under_the_same_settings(
+        news_index, capsys, monkeypatch):
+    """One wiring (newscite.factory): the chat backend honours every setting the command line
+    does. A non-default min_coverage (from the environment, as a user would set it) must
+    change some answers, and both must change the same way."""
+    from newscite.config import Config
+    from newscite.ui.backend import Backend
+    from newscite.types import Final
+
+    def chat_answers(environ):
+        backend = Backend(Config.load({"index": str(news_index)}, environ=environ))
+        return [next(e.answer for e in backend.ask(q) if isinstance(e, Final)).text
+                for q in _seed_questions()]
+
+    lenient = {"NEWSCITE_MIN_COVERAGE": "0.0"}  # unanswerable questions then get quotes
+    monkeypatch.setenv("NEWSCITE_MIN_COVERAGE", "0.0")
+    command_line = []
+    for question in _seed_questions():
+        capsys.readouterr()
+        assert main(["ask", question, "--index", str(news_index), "--json"]) == 0
+        command_line.append(json.loads(capsys.readouterr().out)["answer"])
+    assert chat_answers(lenient) == command_line
+    assert chat_answers({}) != command_line  # the setting matters on these questions

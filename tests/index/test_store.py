@@ -38,6 +38,14 @@ def test_other_model_or_chunker_is_refused_with_how_to_rebuild(store, tmp_path):
         Store.open(tmp_path / "idx", identity={**IDENTITY, "chunk_tokens": 100})
 
 
+def test_a_refused_writer_lets_go_of_the_lock(store, tmp_path):
+    store.close()
+    with pytest.raises(IndexMismatchError):
+        Store.open(tmp_path / "idx", identity={**IDENTITY, "model": "other"}, writable=True)
+    with Store.open(tmp_path / "idx", identity=IDENTITY, writable=True) as again:
+        assert again.counts()["articles"] == 3
+
+
 def test_second_writer_fails_clearly(store, tmp_path):
     with pytest.raises(IndexLockedError, match="another newscite process"):
         Store.open(tmp_path / "idx", identity=IDENTITY, writable=True)

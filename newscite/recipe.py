@@ -1,0 +1,59 @@
+"""The measured constants of retrieval and answering, each with the reason for its value.
+
+One frozen `Recipe`, `RECIPE`: the configuration's defaults (newscite.config) and the
+components' own defaults (rag.retrieve, rag.answer, rag.chain, index.chunking) are read from
+it, so that each constant is written once. Figures are MultiHop-RAG dev-set measurements
+(docs/performance.md and the README's tried-and-dropped list).
+
+Example:
+    >>> RECIPE.candidates, RECIPE.abstain_below
+    (100, 0.3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Recipe:
+    # Chunking. 320 word pieces with 40 of overlap scored best of eight sizes from 200 to
+    # 400 (Hits@10 0.937 -> 0.965 from 200); the dense vector reads the first 256.
+    chunk_tokens: int = 320
+    chunk_overlap: int = 40
+    # Passages shown per question: the benchmark's top 10, and what fits a reader's screen.
+    k: int = 10
+    # Candidates each retriever (BM25, dense) gives per outlet before fusion: ten times the
+    # passages shown, so fusion can lift a chunk that only one retriever ranks well.
+    candidates: int = 100
+    # Extra BM25 candidates per clause of a multi-part question: MRR +0.05, all-evidence +0.06.
+    clause_candidates: int = 30
+    # Reciprocal-rank fusion's constant (Cormack et al. 2009); RRF measured below the
+    # weighted sum here and stays as an option.
+    rrf_k: int = 60
+    # Weighted fusion, BM25 of the whole question being 1: the best clause's BM25 and the
+    # dense cosine each count as much (dense 0.7 or 1.4, clause 0.7 or 1.5 moved every metric
+    # by 0.005 or less); a day named in the question, and newness when the latest is asked
+    # for, are small bonuses.
+    weight_clause: float = 1.0
+    weight_dense: float = 1.0
+    weight_date: float = 0.3
+    weight_recency: float = 0.3
+    # Candidates per outlet that an optional cross-encoder reorders.
+    rerank_top: int = 30
+    # Candidates looked up before overlapping chunks of one article are collapsed to one:
+    # 4 x k, at least k + 20, so that k remain after collapsing.
+    collapse_pool: int = 4
+    collapse_pool_extra: int = 20
+    # Abstention: the best sentence's score below which the answer is "not found", and the
+    # least share of the question's words the passages must hold (dev: precision 0.73,
+    # recall 0.85, false abstentions 4.2%).
+    abstain_below: float = 0.30
+    min_coverage: float = 0.5
+    # Earlier turns a follow-up may draw on, and passages an LLM is shown (6 passages of 320
+    # word pieces and the prompt fit the in-process model's default 4,096-token context).
+    history_turns: int = 4
+    llm_passages: int = 6
+
+
+RECIPE = Recipe()
