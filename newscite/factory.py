@@ -21,7 +21,7 @@ from newscite.index.embedding import Embedder
 from newscite.index.fetch import Fetcher
 from newscite.index.ingest import Ingester, index_identity
 from newscite.index.loaders.web import WebLoader
-from newscite.index.store import FaissStore, Store
+from newscite.index.store import Store
 from newscite.index.watch import STATE_NAME, Ingest, Watcher
 from newscite.config import Config
 from newscite.rag.answer import ExtractiveAnswerer
@@ -61,17 +61,12 @@ def open_store(config: Config, *, writable: bool = False,
     """Open the configured index in the configured store (`faiss`, or a Milvus URI); a writer
     (with embedder and chunker) creates it if missing. `any_identity` skips the check that
     the index was built with the configured model and chunker (for reindex)."""
-    if config.store == "faiss":
-        kind, options = FaissStore, {}
-    else:
-        from newscite.index.milvus import MilvusStore
-
-        kind, options = MilvusStore, {"uri": config.store}
     if writable and embedder is not None and chunker is not None:
-        return kind.open(config.index, identity=index_identity(embedder, chunker),
-                         writable=True, create=True, dense_kind=config.dense_index, **options)
-    return kind.open(config.index, identity=None if any_identity else read_identity(config),
-                     writable=writable, **options)
+        return Store.open(config.index, identity=index_identity(embedder, chunker),
+                          writable=True, create=True, dense_kind=config.dense_index,
+                          engine=config.store)
+    return Store.open(config.index, identity=None if any_identity else read_identity(config),
+                      writable=writable, engine=config.store)
 
 
 def make_ingester(config: Config, progress: bool = True,

@@ -50,6 +50,31 @@ class Recipe:
     # recall 0.85, false abstentions 4.2%).
     abstain_below: float = 0.30
     min_coverage: float = 0.5
+    # Sentence scores: cosine to the question, share of its content words, minus a little
+    # per passage rank (ties go to the better passage); only the `embed_sentences` sentences
+    # sharing most words are embedded (no loss on 300 dev questions, answer p95 346 -> 124 ms).
+    sentence_cosine: float = 0.6
+    sentence_overlap: float = 0.4
+    sentence_rank: float = 0.01
+    embed_sentences: int = 24
+    # Answer candidates (names, numbers, dates, outlets) are read from this many best
+    # sentences: the answer sits in the top 8 for most dev questions, and more adds noise.
+    candidate_sentences: int = 8
+    # The hand-set candidate model's probability from which a lead is shown (a trained
+    # weights file carries its own, chosen by cross-validation for lead precision).
+    lead_threshold: float = 0.5
+    # A Yes/No lead is shown only when the verdict model's probability is at least this far
+    # from 0.5 (0: always decide; a wrong lead is worse than none).
+    verdict_margin: float = 0.0
+    # Quotes: at most 3; drawn from the 12 best sentences; a quote holds the answer or at
+    # least 30% of the question's key words and 4 content words (fillers such as "Here are
+    # the details:" have fewer); a quote whose words overlap a chosen one's by 60% or more
+    # (Jaccard) repeats it.
+    max_quotes: int = 3
+    quote_pool: int = 12
+    quote_key_share: float = 0.3
+    quote_min_words: int = 4
+    quote_repeat: float = 0.6
     # Earlier turns a follow-up may draw on, and passages an LLM is shown (6 passages of 320
     # word pieces and the prompt fit the in-process model's default 4,096-token context).
     history_turns: int = 4

@@ -36,7 +36,7 @@ from itertools import zip_longest
 import numpy as np
 
 from newscite.index.embedding import Embedder
-from newscite.index.store import Store
+from newscite.index.store import SearchIndex
 from newscite.rag.query import Query, QueryParser
 from newscite.rag.rerank import Reranker
 from newscite.recipe import RECIPE
@@ -107,7 +107,7 @@ def collapse(passages: list[Passage], k: int) -> list[Passage]:
 class Retriever:
     """Finds passages for a question in a store (see the module docstring)."""
 
-    def __init__(self, store: Store, embedder: Embedder, *, mode: Mode | str = Mode.HYBRID,
+    def __init__(self, store: SearchIndex, embedder: Embedder, *, mode: Mode | str = Mode.HYBRID,
                  fusion: Fusion | str = Fusion.WEIGHTED, candidates: int = RECIPE.candidates,
                  rrf_k: int = RECIPE.rrf_k, weights: Weights = Weights(),
                  clause_candidates: int = RECIPE.clause_candidates,

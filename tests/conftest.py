@@ -54,9 +54,9 @@ def build_index(path: Path, embedder, chunker, sources: list[str]):
     """A real index at `path` from `sources`; returns the ingest summary."""
     from newscite.index.dedup import Deduplicator
     from newscite.index.ingest import Ingester, index_identity
-    from newscite.index.store import FaissStore
+    from newscite.index.store import Store
 
-    with FaissStore.open(path, identity=index_identity(embedder, chunker), writable=True,
+    with Store.open(path, identity=index_identity(embedder, chunker), writable=True,
                          create=True) as store:
         return Ingester(store, embedder, chunker, Deduplicator(), progress=False).run(sources)
 

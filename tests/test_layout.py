@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -17,11 +18,17 @@ FOLDERS = {"newscite": "newscite", "index": "newscite.index", "rag": "newscite.r
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """The package as pip builds and installs it (not the editable links)."""
-    target = tmp_path_factory.mktemp("site")
+    """The package as pip builds and installs it (not the editable links), built from a copy
+    of the sources so that no build/ folder is left in the checkout."""
+    source, target = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("site")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for folder in FOLDERS:
+        shutil.copytree(ROOT / folder, source / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--no-compile", "--target", str(target),
-                    str(ROOT)], check=True, capture_output=True)
+                    str(source)], check=True, capture_output=True)
     return target
 
 

@@ -21,9 +21,6 @@ from newscite.index.store.protocols import (CheckTarget, IndexInfo, IngestTarget
                                             SearchIndex)
 from newscite.index.store.records import StoredArticle, content_hash
 
-# The name tests and newscite.factory open an index by; `Store.open` defaults to FAISS.
-FaissStore = Store
-
 __all__ = ["DB_NAME", "MANIFEST_NAME", "Catalog", "CheckTarget", "DenseIndex", "DenseKind",
-           "FaissStore", "IndexInfo", "IndexLockedError", "IndexMismatchError", "IngestTarget",
-           "RemoveTarget", "SearchIndex", "Store", "StoredArticle", "content_hash"]
+           "IndexInfo", "IndexLockedError", "IndexMismatchError", "IngestTarget", "RemoveTarget",
+           "SearchIndex", "Store", "StoredArticle", "content_hash"]

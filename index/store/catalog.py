@@ -40,7 +40,9 @@ from newscite.index.store.records import (ChunkTable, StoredArticle, article_fro
 from newscite.types import Article, Chunk, Coverage, Passage, normalise_url
 
 FORMAT_VERSION = 1
-DB_NAME = "newscite.sqlite"
+# The database keeps the file name of the product's first name (newsrag), so that every index
+# built before the rename opens as it is.
+DB_NAME = "newsrag.sqlite"
 MANIFEST_NAME = "manifest.json"
 
 SCHEMA = """

@@ -7,7 +7,7 @@ import pytest
 
 from newscite.eval.questions import load_questions
 from newscite.eval.runner import run_eval
-from newscite.index.store import FaissStore
+from newscite.index.store import Store
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import NewsRAG
 from newscite.rag.retrieve import Retriever
@@ -23,7 +23,7 @@ FLOORS = {"hits@10": 0.97, "hits@4": 0.91, "mrr@10": 0.73, "evidence_recall@10":
 @pytest.fixture(scope="module")
 def gate_result(multihop_index, multihop_slice, embedder):
     questions = load_questions(MULTIHOP / "queries-dev.json")[:40]
-    with FaissStore.open(multihop_index) as store:
+    with Store.open(multihop_index) as store:
         retriever = Retriever(store, embedder)
         rag = NewsRAG(retriever, ExtractiveAnswerer(embedder))
 

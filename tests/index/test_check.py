@@ -176,8 +176,8 @@ def test_reader_of_an_unwritable_directory_opens_the_database_immutable(index_co
 
 
 def test_unreadable_database_is_one_clear_line(index_copy, capsys):
-    (index_copy / "newscite.sqlite").write_bytes(b"this is not a database" * 100)
-    for name in ("newscite.sqlite-wal", "newscite.sqlite-shm"):
+    (index_copy / "newsrag.sqlite").write_bytes(b"this is not a database" * 100)
+    for name in ("newsrag.sqlite-wal", "newsrag.sqlite-shm"):
         (index_copy / name).unlink(missing_ok=True)
     capsys.readouterr()
     assert main(["check", "--index", str(index_copy)]) == 2

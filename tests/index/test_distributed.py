@@ -44,7 +44,7 @@ def twenty_articles(tmp_path_factory):
 
 
 def _chunks(index) -> list[tuple]:
-    with sqlite3.connect(index / "newscite.sqlite") as db:
+    with sqlite3.connect(index / "newsrag.sqlite") as db:
         return db.execute('SELECT c.id, c.article_id, c.ordinal, c.start, c."end", c.header, '
                           "c.n_tokens, c.vector, a.title FROM chunks c JOIN articles a "
                           "ON a.id = c.article_id ORDER BY c.id").fetchall()

@@ -62,7 +62,7 @@ def test_unflushed_commit_is_rebuilt_from_sqlite_on_open(store, tmp_path):
     store._dirty = False  # simulate a kill before flush: close() must not write them
     store.close()
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    db = sqlite3.connect(tmp_path / "idx" / "newscite.sqlite")
+    db = sqlite3.connect(tmp_path / "idx" / "newsrag.sqlite")
     assert manifest["generation"] < int(db.execute(
         "SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
     with Store.open(tmp_path / "idx", identity=IDENTITY) as again:

@@ -388,7 +388,8 @@ def test_the_chat_sees_watched_feeds_without_a_restart(newsroom, tmp_path):
     while backend.rag is None and time.monotonic() < deadline:
         time.sleep(0.1)
     stop.set()
-    *_, answer = backend.ask("Until when is the new library open for study?")
+    *_, final = backend.ask("Until when is the new library open for study?")
+    answer = final.answer
     assert answer.citations[0].passage.url == newsroom.url("/news/library-opens.html")
     [report] = backend.overview().feeds
     assert (report.title, report.new, report.errors) == ("Valley Herald", 2, [])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from newscite.index.store import FaissStore
+from newscite.index.store import Store
 from newscite.integrations.langchain import NewsRetriever, as_runnable
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import NewsRAG
@@ -11,7 +11,7 @@ from newscite.rag.retrieve import Retriever
 
 @pytest.fixture(scope="module")
 def chain(news_index, embedder):
-    with FaissStore.open(news_index) as store:
+    with Store.open(news_index) as store:
         yield NewsRAG(Retriever(store, embedder), ExtractiveAnswerer(embedder))
 
 

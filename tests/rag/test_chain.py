@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from newscite.index.store import FaissStore
+from newscite.index.store import Store
 from newscite.rag.answer import NOT_FOUND, ExtractiveAnswerer
 from newscite.rag.chain import GREETING_REPLY, NewsRAG
 from newscite.rag.citations import check
@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def rag(news_index, embedder):
-    store = FaissStore.open(news_index)
+    store = Store.open(news_index)
     retriever = Retriever(store, embedder)
     yield NewsRAG(retriever, ExtractiveAnswerer(embedder))
     store.close()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from newscite.index.store import FaissStore
+from newscite.index.store import Store
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import MAX_QUESTION_CHARS, NewsRAG
 from newscite.cli import main
@@ -27,7 +27,7 @@ HOSTILE = {
 
 @pytest.fixture(scope="module")
 def rag(news_index, embedder):
-    store = FaissStore.open(news_index)
+    store = Store.open(news_index)
     yield NewsRAG(Retriever(store, embedder), ExtractiveAnswerer(embedder))
     store.close()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from newscite.eval.bench_injection import load_attacks, violations, write_articles
-from newscite.index.store import FaissStore
+from newscite.index.store import Store
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import NewsRAG
 from newscite.rag.retrieve import Retriever
@@ -23,7 +23,7 @@ def rag(tmp_path_factory, embedder, chunker):
     folder = tmp_path_factory.mktemp("injection")
     articles = write_articles(ATTACKS, folder / "attacks.jsonl")
     build_index(folder / "idx", embedder, chunker, [str(articles), str(FIXTURES / "news.jsonl")])
-    store = FaissStore.open(folder / "idx")
+    store = Store.open(folder / "idx")
     yield NewsRAG(Retriever(store, embedder), ExtractiveAnswerer(embedder))
     store.close()
 

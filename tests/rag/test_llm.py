@@ -127,14 +127,14 @@ def test_generate_mode_answer_cites_only_checked_passages(smollm2, news_index, e
     """The chain in generate mode with the bundled model: whatever the model writes, the final
     answer's markers resolve to passages it was shown, and a reply without a valid citation
     is replaced by the extractive answer (and says so in `origin`)."""
-    from newscite.index.store import FaissStore
+    from newscite.index.store import Store
     from newscite.rag.answer import ExtractiveAnswerer
     from newscite.rag.chain import NewsRAG
     from newscite.rag.citations import check
     from newscite.rag.retrieve import Retriever
 
     question = "Why is NATO delaying Ukraine's membership bid?"
-    with FaissStore.open(news_index) as store:
+    with Store.open(news_index) as store:
         rag = NewsRAG(Retriever(store, embedder), ExtractiveAnswerer(embedder),
                       LlamaCppChat(model_path=smollm2, max_tokens=96), mode="generate")
         answer = rag.answer(question)

@@ -3,7 +3,7 @@ each outlet's best candidates by the model's own scores, and a bad setting is na
 
 import pytest
 
-from newscite.index.store import FaissStore
+from newscite.index.store import Store
 from newscite.config import Config, ConfigError
 from newscite.rag.rerank import CrossEncoderReranker
 from newscite.rag.retrieve import Retriever
@@ -27,7 +27,7 @@ def test_reranker_orders_the_top_candidates_by_the_cross_encoder(news_index, emb
                                                                  cross_encoder_folder):
     reranker = CrossEncoderReranker(cross_encoder_folder)
     question = "What did NATO decide about Ukraine's membership?"
-    with FaissStore.open(news_index) as store:
+    with Store.open(news_index) as store:
         plain = Retriever(store, embedder).run(question, k=5)
         reranked = Retriever(store, embedder, reranker=reranker, rerank_top=50).run(question, k=5)
         candidates = Retriever(store, embedder).run(question, k=50)

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from newscite.index.store import FaissStore
+from newscite.index.store import Store
 from newscite.rag.retrieve import Retriever, collapse, round_robin, rrf
 from newscite.types import Filters, Passage
 
@@ -27,7 +27,7 @@ def test_collapse_drops_overlapping_chunks_of_one_article_and_identical_texts():
 
 @pytest.fixture(scope="module")
 def retriever(news_index, embedder):
-    store = FaissStore.open(news_index)
+    store = Store.open(news_index)
     yield Retriever(store, embedder)
     store.close()
 
@@ -48,7 +48,7 @@ def test_hybrid_passages_carry_their_score_parts(retriever):
 
 
 def test_rrf_fusion_ranks_too(news_index, embedder):
-    with FaissStore.open(news_index) as store:
+    with Store.open(news_index) as store:
         top = Retriever(store, embedder, fusion="rrf").run("reservoir drought limits", k=2)
     assert top[0].title == "Drought forces water limits in the valley"
     assert "rrf" in top[0].scores
@@ -97,7 +97,7 @@ def test_multihop_evidence_articles_are_found_in_top_10(multihop_index, multihop
     article of at least one evidence fact in the top 10."""
     _, questions = multihop_slice
     answerable = [q for q in questions if q["question_type"] != "null_query"]
-    with FaissStore.open(multihop_index) as store:
+    with Store.open(multihop_index) as store:
         retriever = Retriever(store, embedder)
         found = 0
         for q in answerable:

@@ -129,8 +129,9 @@ class MilvusIndex:
         self.uri = uri if uri.startswith(("http://", "https://")) else \
             LITE_SCHEME + client_uri(uri)
         self.client = connect(uri)
-        # one collection per index directory, so that many indexes can share a server
-        self.collection = "newscite_" + hashlib.sha1(
+        # one collection per index directory, so that many indexes can share a server; the
+        # prefix is the product's first name, so collections made before the rename are found
+        self.collection = "newsrag_" + hashlib.sha1(
             str(catalog.path.resolve()).encode()).hexdigest()[:16]
         self._synced = False  # whether the collection is known to match the catalog
 

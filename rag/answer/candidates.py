@@ -1,0 +1,171 @@
+"""Typed answer candidates found in the best sentences: names (people, organisations),
+numbers with their unit, dates, and outlets.
+
+Finding candidates is rule-based (no NER model ships offline): a name is a run of
+capitalised words (with "of", "de", "&" inside), cut at possessives and stripped of
+titles; a number keeps its currency, scale and the word it counts ("5 goals", "$14
+billion"); a date is what dateutil reads as one ("November 9, 2023", "Tuesday"); an outlet
+is the source of a passage. Which candidate answers is decided elsewhere
+(`rag.answer.features`, `rag.answer.model`), from how well its sentences match the
+question, never from its capital letters.
+
+Example:
+    >>> [c.text for c in find_candidates(ranked, passages, top=3)]
+    ['Emma Hayes', 'Chelsea', 'Olympics']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from dateutil import parser as dateparser
+
+from newscite.rag.answer.questions import Kind
+from newscite.rag.answer.sentences import Sentence
+from newscite.types import Passage
+
+_CONNECTOR = r"(?:of|de|del|da|van|von|der|la|le|bin|al|&|and)"
+_CAP_WORD = r"(?:[A-Z][\w’'\-]*\.?|[A-Z]\.(?:[A-Z]\.)+)"
+_NAME = re.compile(rf"(?<![\w’'])({_CAP_WORD}(?:\s+(?:{_CONNECTOR}\s+)?{_CAP_WORD}){{0,4}})")
+# Capitalised words that start sentences or name times, not things.
+_NOT_NAMES = frozenset("""The A An And But However In On At For From This That These Those It
+He She They We I If When While After Before Yes No Mr Mrs Ms Dr Meanwhile Also As So Then
+There Here His Her Their Our Its What Who Which Why How Where With Without By To Of Not One
+January February March April May June July August September October November December
+Monday Tuesday Wednesday Thursday Friday Saturday Sunday Today Yesterday Tomorrow According
+Despite Although Though Last Next Now Still Even Just Some Many More Most Other Both All Every
+Since Until During Through Over Under About Like Unlike Because Instead Per Via""".split())
+_TITLES = frozenset("""President Prime Minister Chancellor Secretary Senator Sen Governor Gov
+Judge Justice CEO Chief Executive Founder Co-founder Chairman Chair Coach Manager King Queen
+Prince Princess Pope General Gen Officer Director Head Vice Rep Representative Mayor Lord
+Sir Dame Dr Mr Mrs Ms Professor Prof Captain Commissioner Attorney Agent Judge
+Quarterback QB Star Striker Midfielder Defender Forward Goalkeeper Winger""".split())
+
+_SCALE = r"(?:thousand|million|billion|trillion|[mbk]n?\b)"
+_WORD_NUMBER = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+                r"fourteen|fifteen|twenty|thirty|forty|fifty|hundred|dozen")
+_NUMBER = re.compile(rf"(?<![\w.])([$€£]?\s?(?:\d[\d,]*(?:\.\d+)?|{_WORD_NUMBER})"
+                     rf"(?:\s?%|\s+percent|\s+{_SCALE})?)(?:\s+([a-z][a-z\-]+))?", re.I)
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
+           "December|Jan\\.?|Feb\\.?|Aug\\.?|Sept?\\.?|Oct\\.?|Nov\\.?|Dec\\.?")
+_DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+)?"
+                   rf"(?:(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|"
+                   rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:\s+\d{{4}})?|"
+                   rf"(?:{_MONTHS})\s+\d{{4}}|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
+                   rf"Saturday|Sunday)|(?:19|20)\d{{2}})\b")
+# Words after a number that are not what it counts.
+_NOT_UNITS = frozenset("""and or of the a an to in on at for from with by as is was are were
+that which who has have had will would per after before than since""".split())
+
+
+@dataclass
+class Candidate:
+    """A possible answer and where it was seen: positions (0 = best) in the ranked
+    sentences, and the passages whose text or title mention it."""
+
+    text: str
+    kind: Kind
+    unit: str | None = None
+    positions: list[int] = field(default_factory=list)
+    passages: set[int] = field(default_factory=set)
+    in_title: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.text.casefold()
+
+
+def names(text: str) -> list[str]:
+    """Capitalised names in `text`, cut at possessives, without leading titles."""
+    found = []
+    for match in _NAME.finditer(text):
+        for part in re.split(r"[’']s\b", match.group()):
+            words = part.split()
+            while words and (words[0].rstrip(".") in _TITLES or words[0] in _NOT_NAMES
+                             or words[0].lower() in ("and", "&")):
+                words.pop(0)
+            while words and (words[-1] in _NOT_NAMES or words[-1].lower() in
+                             ("and", "&", "of", "de")):
+                words.pop()
+            name = " ".join(words).rstrip(".,")
+            if len(name) >= 2 and not name.isdigit():
+                found.append(name)
+    return found
+
+
+def numbers(text: str) -> list[tuple[str, str | None]]:
+    """(number, unit) pairs: "$14 billion" and None, "5" and "goals"."""
+    found = []
+    for match in _NUMBER.finditer(text):
+        value, unit = match.group(1).strip(), match.group(2)
+        if re.fullmatch(r"(19|20)\d{2}", value):  # a year is a date
+            continue
+        if unit and unit.lower() in _NOT_UNITS:
+            unit = None
+        found.append((value, unit.lower() if unit else None))
+    return found
+
+
+def dates(text: str) -> list[str]:
+    """Dates that dateutil can read: days, months with a year, weekdays, years."""
+    found = []
+    for match in _DATE.finditer(text):
+        try:
+            dateparser.parse(match.group().replace("Sept", "Sep"))
+        except (ValueError, OverflowError):
+            continue
+        found.append(match.group())
+    return found
+
+
+def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage], top: int
+                    ) -> list[Candidate]:
+    """The candidates of `kind` in the `top` best sentences, each with where it occurs."""
+    found: dict[str, Candidate] = {}
+    for position, sentence in enumerate(ranked[:top]):
+        if kind is Kind.OUTLET:
+            values = [(passages[sentence.passage_index].source, None)]
+        elif kind is Kind.NUMBER:
+            values = numbers(sentence.text)
+        elif kind is Kind.DATE:
+            values = [(d, None) for d in dates(sentence.text)]
+        else:
+            values = [(n, None) for n in names(sentence.text)]
+        for value, unit in values:
+            if not value:
+                continue
+            candidate = found.setdefault(value.casefold(), Candidate(value, kind, unit))
+            candidate.unit = candidate.unit or unit
+            candidate.positions.append(position)
+    if kind in (Kind.PERSON, Kind.ENTITY):
+        _merge_short_forms(found, passages)
+    for candidate in found.values():
+        pattern = _mention(candidate.text)
+        for i, passage in enumerate(passages):
+            in_title = bool(pattern.search(passage.title))
+            if in_title or pattern.search(passage.text) or \
+                    (kind is Kind.OUTLET and passage.source == candidate.text):
+                candidate.passages.add(i)
+            candidate.in_title |= in_title
+    return list(found.values())
+
+
+def _merge_short_forms(found: dict[str, Candidate], passages: list[Passage]) -> None:
+    """"Bankman-Fried" counts as "Sam Bankman-Fried" when the passages write the full name:
+    a surname stands for the fullest name that ends with it."""
+    text = " ".join(p.text for p in passages)
+    full_names = {n for n in names(text) if len(n.split()) >= 2}
+    for key, candidate in list(found.items()):
+        longer = [n for n in full_names | {c.text for c in found.values()}
+                  if n.endswith(" " + candidate.text) and len(n.split()) <= 3]
+        if not longer:
+            continue
+        full = max(longer, key=lambda n: (text.count(n), len(n)))
+        target = found.setdefault(full.casefold(), Candidate(full, candidate.kind))
+        target.positions = sorted(target.positions + candidate.positions)
+        del found[key]
+
+
+def _mention(text: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w]){re.escape(text)}(?![\w])")

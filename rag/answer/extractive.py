@@ -1,0 +1,204 @@
+"""Extractive answers: the offline default, deterministic, with a citation on every line.
+
+`ExtractiveAnswerer.run` reads what the question asks for (`rag.answer.questions`), scores
+the passages' sentences against it (`rag.answer.sentences`), and then:
+1. abstains ("Not found in the news corpus.", with the closest coverage) when the
+   question's specific terms are missing from the passages or the best support is weak
+   (the abstention model, plus the configured floors `abstain_below` and `min_coverage`);
+2. leads with a direct answer when one is good enough: the typed candidate (name, number
+   with its unit, date, outlet) the candidate model rates highest, or Yes/No (or one of
+   the two options of a choice question) decided by the verdict model from each named
+   outlet's claim; no lead otherwise;
+3. quotes one to three supporting sentences, each with its [n] (`rag.answer.compose`);
+   for a yes/no question the best sentence of each outlet it names, so both sides show.
+
+Example:
+    >>> answer = ExtractiveAnswerer(embedder).run(query, passages)
+    >>> answer.text.splitlines()[0]
+    'Emma Hayes [1].'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from newscite.index.embedding import Embedder
+from newscite.rag.answer.candidates import Candidate, find_candidates
+from newscite.rag.answer.compose import key_words, near_repeat, quote_line, supports
+from newscite.rag.answer.features import (abstain_features, candidate_features,
+                                          missing_words, verdict_features)
+from newscite.rag.answer.model import AnswerModels
+from newscite.rag.answer.questions import Asked, Kind, read_question
+from newscite.rag.answer.sentences import Sentence, SentenceRanker
+from newscite.rag.query import Query
+from newscite.recipe import RECIPE
+from newscite.types import Answer, Citation, Passage
+
+NOT_FOUND = "Not found in the news corpus."
+_COUNT_OR_DATE = {Kind.NUMBER, Kind.DATE}
+
+
+@dataclass
+class Analysis:
+    """Everything an answer is decided from; `newscite.eval.train_answerer` learns the
+    models from the feature dicts."""
+
+    query: Query
+    asked: Asked
+    ranked: list[Sentence]
+    candidates: list[tuple[Candidate, dict[str, float]]] = field(default_factory=list)
+    verdict: dict[str, float] = field(default_factory=dict)
+    abstain: dict[str, float] = field(default_factory=dict)
+
+
+class ExtractiveAnswerer:
+    """Composes a short cited answer from retrieved passages (see the module docstring)."""
+
+    def __init__(self, embedder: Embedder, *, max_sentences: int = RECIPE.max_quotes,
+                 abstain_below: float = RECIPE.abstain_below,
+                 min_coverage: float = RECIPE.min_coverage,
+                 cache_sentences: int = 20_000, embed_sentences: int = RECIPE.embed_sentences,
+                 models: AnswerModels | None = None):
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
+        self.embedder = embedder
+        self.ranker = SentenceRanker(embedder, cache_sentences=cache_sentences,
+                                     embed_sentences=embed_sentences)
+        self.max_sentences = max_sentences
+        self.abstain_below = abstain_below
+        self.min_coverage = min_coverage
+        self.models = models or AnswerModels.load()
+
+    @property
+    def sentence_vectors(self):
+        """The sentence vector cache (cleared by the latency benchmark for cold runs)."""
+        return self.ranker.vectors
+
+    def sentences(self, question: str, passages: list[Passage],
+                  question_vector: np.ndarray | None = None) -> list[Sentence]:
+        """Every sentence of the passages, scored against the question, best first."""
+        return self.ranker.run(question, passages, question_vector)
+
+    def analyse(self, query: Query, passages: list[Passage]) -> Analysis:
+        """The question read, the sentences ranked, and every decision's features."""
+        asked = read_question(query.text, query.sources)
+        ranked = self.sentences(query.text, passages, query.vector)
+        analysis = Analysis(query, asked, ranked)
+        if not ranked:
+            return analysis
+        analysis.abstain = abstain_features(query, asked, ranked, passages)
+        if asked.wants_candidate:
+            analysis.candidates = [
+                (c, candidate_features(c, asked, query, ranked, passages))
+                for c in find_candidates(asked.kind, ranked, passages,
+                                         RECIPE.candidate_sentences)]
+        elif asked.kind in (Kind.YES_NO, Kind.CHOICE):
+            analysis.verdict = verdict_features(query, asked, ranked, passages)
+        return analysis
+
+    def run(self, query: Query, passages: list[Passage]) -> Answer:
+        if not passages:
+            return Answer(question=query.text, text=NOT_FOUND, abstained=True)
+        analysis = self.analyse(query, passages)
+        if not self.answerable(analysis, passages):
+            return self.abstain(query, passages)
+        lead, answer_text, lead_sentences = self._lead(analysis, passages)
+        chosen = self._quotes(analysis, passages, answer_text, lead_sentences)
+        numbers: dict[int, int] = {}
+        for sentence in chosen:
+            numbers.setdefault(sentence.passage_index, len(numbers) + 1)
+        lines = [quote_line(passages[s.passage_index], s.text, numbers[s.passage_index])
+                 for s in chosen]
+        if lead:
+            cited = dict.fromkeys(numbers[s.passage_index] for s in lead_sentences
+                                  if s.passage_index in numbers)
+            lines.insert(0, f"{lead} " + "".join(f"[{n}]" for n in cited) + ".")
+        return Answer(question=query.text, text="\n".join(lines),
+                      citations=[Citation(n=numbers[s.passage_index],
+                                          passage=passages[s.passage_index],
+                                          span=(s.start, s.end)) for s in chosen],
+                      passages=[passages[i] for i in numbers])
+
+    def answerable(self, analysis: Analysis, passages: list[Passage]) -> bool:
+        """Whether the passages can answer: the best sentence scores at least
+        `abstain_below`; at least `min_coverage` of the question's content words occur in
+        the passages (two missing words at least, so one odd word does not decide); a
+        "how many"/"when" question finds a number/date in its best sentences; and the
+        abstention model does not judge the question unanswerable."""
+        ranked = analysis.ranked
+        if not ranked or ranked[0].score < self.abstain_below:
+            return False
+        missing, asked = missing_words(analysis.query.text, passages)
+        if missing >= 2 and missing > (1 - self.min_coverage) * asked:
+            return False
+        if analysis.asked.kind in _COUNT_OR_DATE and not analysis.candidates:
+            return False
+        model = self.models.abstain
+        return model.probability(analysis.abstain) < model.threshold
+
+    def _lead(self, analysis: Analysis, passages: list[Passage]
+              ) -> tuple[str | None, str | None, list[Sentence]]:
+        """(lead text, the answer to find in quotes, the sentences the lead cites)."""
+        asked, ranked = analysis.asked, analysis.ranked
+        if analysis.candidates:
+            model = self.models.candidate
+            scored = [(model.probability(f), c) for c, f in analysis.candidates
+                      if f["in_question"] < 1.0]
+            if not scored:
+                return None, None, []
+            probability, best = max(scored, key=lambda pc: (pc[0], -min(pc[1].positions)))
+            if probability < model.threshold:
+                return None, None, []
+            shown = best.text if not best.unit or best.unit in best.text else \
+                f"{best.text} {best.unit}"
+            return shown, best.text, [ranked[best.positions[0]]]
+        if asked.kind in (Kind.YES_NO, Kind.CHOICE) and analysis.verdict:
+            probability = self.models.verdict.probability(analysis.verdict)
+            margin = abs(probability - 0.5)
+            if margin < RECIPE.verdict_margin:
+                return None, None, []
+            agrees = probability >= 0.5
+            if asked.kind is Kind.CHOICE:
+                word = asked.options[0 if agrees else 1]
+                verdict = word[:1].upper() + word[1:]
+            else:
+                verdict = "Yes" if agrees else "No"
+            return verdict, None, _sides(analysis, passages)
+        return None, None, []
+
+    def _quotes(self, analysis: Analysis, passages: list[Passage], answer: str | None,
+                lead_sentences: list[Sentence]) -> list[Sentence]:
+        """One to `max_sentences` supporting sentences: those the lead cites, a side per
+        named outlet, then the best remaining ones that support and say something new."""
+        keys = key_words(analysis.query.text, analysis.query.sources)
+        chosen: list[Sentence] = []
+        wanted = lead_sentences + _sides(analysis, passages)
+        for sentence in wanted + analysis.ranked[:RECIPE.quote_pool]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if sentence in chosen or near_repeat(sentence, chosen):
+                continue
+            if sentence in lead_sentences or supports(sentence, keys, answer):
+                chosen.append(sentence)
+        return chosen or analysis.ranked[:1]
+
+    def abstain(self, query: Query, passages: list[Passage]) -> Answer:
+        """The fixed reply, with the closest coverage so the user knows what is there."""
+        closest = "; ".join(dict.fromkeys(
+            ", ".join(part for part in (p.source, p.date if p.published_at else "", p.title)
+                      if part) for p in passages[:3]))
+        text = NOT_FOUND + (f" The closest coverage: {closest}." if closest else "")
+        return Answer(question=query.text, text=text, passages=passages[:3], abstained=True)
+
+
+def _sides(analysis: Analysis, passages: list[Passage]) -> list[Sentence]:
+    """The best sentence of each outlet the question names, in the question's order."""
+    sides = []
+    for outlet in analysis.query.sources:
+        best = next((s for s in analysis.ranked if passages[s.passage_index].source == outlet),
+                    None)
+        if best is not None and best not in sides:
+            sides.append(best)
+    return sides

@@ -1,0 +1,155 @@
+"""The numbers the answer's decisions are made from, one named feature vector per decision:
+
+- `candidate_features`: is this candidate the answer? (how well its sentences match the
+  question, how many passages and named outlets mention it, whether it has the asked type);
+- `verdict_features`: is the answer to a yes/no question "Yes"? (the claim of each outlet
+  the question names, their publication dates' order, shared numbers, negations);
+- `abstain_features`: does the news not say? (the question's specific terms and words
+  missing from every passage, the best sentence's score).
+
+`rag.answer.model` turns a vector into a probability with weights learned from a question
+set (`newscite.eval.train_answerer`) or set by hand. Each function returns a dict from
+feature name to value; the names are the weights file's keys.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from newscite.index.keywords import stem
+from newscite.rag.answer.candidates import Candidate
+from newscite.rag.answer.questions import Asked, Kind
+from newscite.rag.answer.sentences import Sentence
+from newscite.rag.citations import content_words
+from newscite.rag.query import Query
+from newscite.types import Passage
+
+# Words of a question that claim a difference, or an agreement, between two reports.
+_CONTRAST = re.compile(r"\b(differ\w*|dissimilar|inconsisten\w*|chang\w*|contradict\w*|"
+                       r"discrepan\w*|contrast\w*|unlike|shift\w*|diverg\w*|opposite|"
+                       r"unrelated|separate|distinct)\b", re.I)
+_AGREEMENT = re.compile(r"\b(same|consisten\w*|similar\w*|both|also|agree\w*|align\w*|"
+                        r"maintain\w*|remain\w*|continu\w*|unchanged)\b", re.I)
+_NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|lack\w*|fail\w*|denied|"
+                       r"denies|refused|rejected)\b|n[’']t\b", re.I)
+_ORDER = re.compile(r"\b(before|earlier|prior to|preceding|after|later|subsequent\w*|"
+                    r"following)\b", re.I)
+_DIGITS = re.compile(r"\d[\d,.]*")
+# Words that only say what kind of thing is asked for ("how many", "which kind").
+QUESTION_FORM_WORDS = frozenset("""kind type sort many much day week month year time want wants
+besides currently new news article articles story stories source sources report reports
+reported reporting outlet publication""".split())
+
+
+def candidate_features(candidate: Candidate, asked: Asked, query: Query,
+                       ranked: list[Sentence], passages: list[Passage]) -> dict[str, float]:
+    """Evidence that `candidate` answers the question."""
+    scores = [ranked[p].score for p in candidate.positions]
+    asked_words = content_words(query.text)
+    words = content_words(candidate.text)
+    named = [i for i, p in enumerate(passages) if p.source in query.sources]
+    outlets_mentioning = {passages[i].source for i in candidate.passages}
+    person_like = len(candidate.text.split()) >= 2 and not candidate.text.isupper()
+    return {
+        "best_score": max(scores),
+        "score_sum": sum(scores),
+        "first_position": 1.0 / (1 + min(candidate.positions)),
+        "sentences": float(len(candidate.positions)),
+        "passage_share": len(candidate.passages) / max(len(passages), 1),
+        "named_outlet_share": (len(outlets_mentioning & set(query.sources))
+                               / len(query.sources)) if query.sources else 0.0,
+        "named_passage_share": (len(candidate.passages & set(named)) / len(named))
+        if named else 0.0,
+        "in_title": float(candidate.in_title),
+        "in_question": len(words & asked_words) / max(len(words), 1),
+        "words": float(len(candidate.text.split())),
+        "person_asked_multiword": float(asked.kind is Kind.PERSON and person_like),
+        "unit_matches": float(bool(asked.unit and candidate.unit and
+                                   stem([asked.unit]) == stem([candidate.unit]))),
+        "is_outlet": float(any(candidate.key == (p.source or "").casefold() for p in passages)),
+    }
+
+
+def verdict_features(query: Query, asked: Asked, ranked: list[Sentence],
+                     passages: list[Passage]) -> dict[str, float]:
+    """Evidence about a yes/no question's claims: one side per outlet it names (the whole
+    question when it names none)."""
+    sides = _sides(query, ranked, passages)
+    support = [s.score for s in sides.values() if s is not None]
+    question_negated = bool(_NEGATION.search(query.text))
+    mismatched = [bool(_NEGATION.search(s.text)) != question_negated
+                  for s in sides.values() if s is not None]
+    side_numbers = [set(_DIGITS.findall(s.text)) for s in sides.values() if s is not None]
+    shared = (float(bool(set.intersection(*side_numbers))) * 2 - 1
+              if len(side_numbers) >= 2 and all(side_numbers) else 0.0)
+    asked_days = set(query.dates)
+    seen_days = {p.published_at.date() for p in passages if p.published_at}
+    return {
+        "contrast_words": float(len(_CONTRAST.findall(query.text))),
+        "agreement_words": float(len(_AGREEMENT.findall(query.text))),
+        "question_negated": float(question_negated),
+        "order_words": float(bool(_ORDER.search(query.text))),
+        "date_order": _date_order(query, sides, passages),
+        "sides_found": (len(support) / len(sides)) if sides else 0.0,
+        "support_min": min(support, default=0.0),
+        "support_mean": sum(support) / len(support) if support else 0.0,
+        "negation_mismatch": sum(mismatched) / len(mismatched) if mismatched else 0.0,
+        "shared_number": shared,
+        "asked_days_found": (len(asked_days & seen_days) / len(asked_days))
+        if asked_days else 0.0,
+        "choice": float(asked.kind is Kind.CHOICE),
+    }
+
+
+def abstain_features(query: Query, asked: Asked, ranked: list[Sentence],
+                     passages: list[Passage]) -> dict[str, float]:
+    """Evidence that the passages do not answer the question."""
+    text = " ".join(f"{p.title} {p.source or ''} {p.text}" for p in passages).casefold()
+    missing_terms = [t for t in asked.terms if t.casefold() not in text]
+    missing, asked_words = missing_words(query.text, passages)
+    return {
+        "best_score": ranked[0].score if ranked else 0.0,
+        "third_score": ranked[2].score if len(ranked) > 2 else 0.0,
+        "missing_terms": float(len(missing_terms)),
+        "missing_term_share": len(missing_terms) / len(asked.terms) if asked.terms else 0.0,
+        "missing_words": float(missing),
+        "missing_word_share": missing / asked_words if asked_words else 0.0,
+        "outlets_named": float(len(query.sources)),
+        "wants_value": float(asked.wants_candidate),
+    }
+
+
+def missing_words(question: str, passages: list[Passage]) -> tuple[int, int]:
+    """(missing, asked): how many of the question's content words (stemmed, question-form
+    words such as "kind" or "many" left out) occur nowhere in the passages' text, titles and
+    outlets."""
+    words = sorted(content_words(question.replace("’s", " ").replace("'s", " "))
+                   - QUESTION_FORM_WORDS)
+    found = set(stem(sorted(set().union(*(content_words(f"{p.title} {p.source or ''} {p.text}")
+                                            for p in passages)))))
+    return sum(s not in found for s in stem(words)), len(words)
+
+
+def _sides(query: Query, ranked: list[Sentence], passages: list[Passage]
+           ) -> dict[str, Sentence | None]:
+    """The best sentence of each outlet the question names (None where none was found)."""
+    if not query.sources:
+        return {"": ranked[0] if ranked else None}
+    return {outlet: next((s for s in ranked if passages[s.passage_index].source == outlet),
+                         None) for outlet in query.sources}
+
+
+def _date_order(query: Query, sides: dict[str, Sentence | None],
+                passages: list[Passage]) -> float:
+    """+1 when the first two named outlets' best passages were published in the order the
+    question's first "before"/"after" claims, -1 when in the other order, 0 when unknown."""
+    claim = _ORDER.search(query.text)
+    found = [s for s in sides.values() if s is not None]
+    if not claim or len(found) < 2:
+        return 0.0
+    first, second = (passages[s.passage_index].published_at for s in found[:2])
+    if not isinstance(first, datetime) or not isinstance(second, datetime) or first == second:
+        return 0.0
+    says_before = claim.group(1).lower() in ("before", "earlier", "prior to", "preceding")
+    return 1.0 if (first < second) == says_before else -1.0

