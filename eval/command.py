@@ -37,6 +37,41 @@ def corpus_index(config: Config, corpus: str) -> Config:
     return config
 
 
+class Pipeline:
+    """The chat's retriever and answer chain as the evaluation calls them: `retrieve(question,
+    k)` and `answer(question, passages)`. The question is read and embedded once, in
+    `retrieve`, and the answer reuses that (as the chat does)."""
+
+    def __init__(self, rag):
+        self.rag = rag
+        self._queries: dict[str, object] = {}
+
+    def retrieve(self, question, k):
+        query = self.rag.retriever.understand(question.question, question.reference_date,
+                                              embed=True)
+        self._queries[question.id] = query
+        return self.rag.retriever.run(query, k=k)
+
+    def query(self, question):
+        """The question as `retrieve` read it (read again if it was not retrieved here)."""
+        return self._queries.pop(question.id, None) or self.rag.retriever.understand(
+            question.question, question.reference_date, embed=True)
+
+    def answer(self, question, passages):
+        return list(self.rag.respond(self.query(question), passages))[-1].answer
+
+
+def run_settings(config: Config, store, questions_path: str, corpus: str | None,
+                 mode: str) -> dict:
+    """What a report states about the run: mode, chunking, questions, config, index."""
+    return {"mode": mode, "chunk_size": f"{config.chunk_tokens} word pieces",
+            "chunk_overlap": f"{config.chunk_overlap} word pieces",
+            "chunker": "sentence-packed", "questions": str(questions_path),
+            "corpus": corpus, **{k: v for k, v in config.describe().items()
+                                 if k not in ("host", "port", "log_level")},
+            "index": store.stats()}
+
+
 def evaluate(config: Config, questions_path: str, *, corpus: str | None = None,
              mode: str = "retrieval", limit: int | None = None, out: str = "eval-out",
              progress: bool = True) -> dict[str, Path]:
@@ -52,24 +87,12 @@ def evaluate(config: Config, questions_path: str, *, corpus: str | None = None,
         chain_config = config.with_(answer_mode="extractive" if mode == "retrieval" else mode)
         rag = factory.make_chain(chain_config, store,
                                  chat_model=factory.make_chat_model(chain_config))
-        retriever = rag.retriever
-        retriever.embedder.embed(["warm-up"])  # model load is not a question's latency
-        settings = {"mode": mode, "chunk_size": f"{config.chunk_tokens} word pieces",
-                    "chunk_overlap": f"{config.chunk_overlap} word pieces",
-                    "chunker": "sentence-packed", "questions": str(questions_path),
-                    "corpus": corpus, **{k: v for k, v in config.describe().items()
-                                         if k not in ("host", "port", "log_level")},
-                    "index": store.stats()}
-
-        def retrieve(question, k):
-            return retriever.run(question.question, k=k, reference_date=question.reference_date)
-
-        def answer(question, passages):
-            query = retriever.understand(question.question, question.reference_date)
-            return list(rag.respond(query, passages))[-1].answer
-
-        result = run_eval(questions, retrieve, None if mode == "retrieval" else answer,
-                          k=config.k, settings=settings, progress=progress)
+        rag.retriever.embedder.embed(["warm-up"])  # model load is not a question's latency
+        pipeline = Pipeline(rag)
+        result = run_eval(questions, pipeline.retrieve,
+                          None if mode == "retrieval" else pipeline.answer, k=config.k,
+                          settings=run_settings(config, store, questions_path, corpus, mode),
+                          progress=progress)
     paths = write_report(result, out, title=f"newscite eval: {Path(questions_path).name}")
     log.info("report written to %s", paths["report.md"])
     return paths

@@ -127,8 +127,42 @@ def normalise_answer(text: str) -> str:
     return " ".join(words)
 
 
+def lead(answer: str) -> str | None:
+    """The answer's lead: its first line when that line is a direct answer, None when the
+    answer opens with a quote ("- ..." or "“...") or says nothing.
+
+    Extractive answers put the direct answer ("Emma Hayes [1].", "Yes [1][2].") on the first
+    line and the supporting quotes below it, one "- " line each; a generated answer is one
+    paragraph, whose first line is all of it.
+    """
+    first = answer.strip().split("\n", 1)[0].strip()
+    if not first or first.startswith(("- ", "“", '"')):
+        return None
+    return first
+
+
+def lead_indicators(answer: str, abstained: bool, golds: str | Sequence[str],
+                    unanswerable: bool) -> dict[str, float | None]:
+    """Per-question indicators whose means are the lead metrics:
+
+    - lead_precision: among answers that show a lead, the share whose lead is an exact match
+      of a gold answer (a lead on an unanswerable question is wrong); a wrong lead is worse
+      than none, so this is read beside coverage;
+    - lead_coverage: among answerable questions, the share answered with a lead.
+    """
+    shown = None if abstained else lead(answer)
+    correct = shown is not None and not unanswerable and exact_match(shown, golds) == 1.0
+    return {
+        "lead_precision": float(correct) if shown is not None else None,
+        "lead_coverage": float(shown is not None) if not unanswerable else None,
+    }
+
+
 def exact_match(answer: str, golds: str | Sequence[str]) -> float:
     """Strict exact match: 1.0 if the normalised answer equals some normalised gold answer.
+
+    Pass the answer's lead (`lead`) to score an answer that quotes its evidence below it;
+    markers ("[1]") are punctuation and digits: strip them first (`MARKER.sub`).
 
     For a yes/no gold answer the answer's first word decides ("Yes, both report it" matches
     "Yes"), so a reply that opens with the verdict and then explains is not penalised.

@@ -55,7 +55,9 @@ _LABELS = {
     "evidence_recall": "evidence recall",
     "all_evidence": "all-evidence",
     "article_recall": "article recall",
-    "exact_match": "exact match (strict)",
+    "exact_match": "exact match of the lead (strict)",
+    "lead_precision": "lead precision",
+    "lead_coverage": "lead coverage",
     "gold_contained": "gold contained",
     "lenient_match": "lenient (any word in common)",
     "abstention_precision": "abstention precision",
@@ -66,7 +68,8 @@ _LABELS = {
     "citation_support": "citation support",
 }
 _RETRIEVAL_BASES = ("hits", "mrr", "evidence_recall", "all_evidence", "article_recall")
-_ANSWER_METRICS = ["exact_match", "gold_contained", "lenient_match"]
+_ANSWER_METRICS = ["exact_match", "lead_precision", "lead_coverage", "gold_contained",
+                   "lenient_match"]
 _ABSTENTION_METRICS = ["abstention_precision", "abstention_recall", "false_abstention_rate"]
 _CITATION_METRICS = ["citation_markers_resolve", "cited_sentence_share", "citation_support"]
 

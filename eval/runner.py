@@ -14,8 +14,11 @@ defined, with a 95% bootstrap interval:
 - retrieval metrics (hits@4, hits@k, mrr@k, evidence_recall@c, all_evidence@c for c in 4
   and k): questions with gold facts that are not unanswerable, as in MultiHop-RAG;
 - article_recall@k: questions with gold articles that are not unanswerable;
-- exact_match, gold_contained, lenient_match: answerable questions (unanswerable ones are
-  scored by abstention instead);
+- exact_match (of the answer's lead line, `metrics.lead`: the first line unless it is a
+  quote; an answer without a lead scores 0), gold_contained (whole text), lenient_match:
+  answerable questions (unanswerable ones are scored by abstention instead);
+- lead_precision (answers showing a lead: is it right?) and lead_coverage (answerable
+  questions: is a lead shown?): see eval.metrics.lead_indicators;
 - abstention_precision / abstention_recall / false_abstention_rate: see
   eval.metrics.abstention_indicators; an answer abstains when `Answer.abstained` is set;
 - citation_markers_resolve, cited_sentence_share, citation_support: answers that did not
@@ -36,6 +39,7 @@ from tqdm import tqdm
 
 from newscite.eval import metrics
 from newscite.eval.questions import Question
+from newscite.text import MARKER
 from newscite.types import Answer, Passage
 
 logger = logging.getLogger(__name__)
@@ -133,6 +137,8 @@ def metric_names(k: int) -> list[str]:
     return names + [
         f"article_recall@{k}",
         "exact_match",
+        "lead_precision",
+        "lead_coverage",
         "gold_contained",
         "lenient_match",
         "abstention_precision",
@@ -152,6 +158,8 @@ def headline_metrics(k: int) -> list[str]:
         f"evidence_recall@{k}",
         f"all_evidence@{k}",
         "exact_match",
+        "lead_precision",
+        "lead_coverage",
         "gold_contained",
         "abstention_precision",
         "abstention_recall",
@@ -188,7 +196,10 @@ def run_eval(
     by_type: dict[str, list[QuestionRecord]] = {}
     for record in records:
         by_type.setdefault(record.question_type, []).append(record)
-    stages = ["retrieve"] + (["answer"] if answer else [])
+    stages = ["retrieve"] + (["answer", "total"] if answer else [])
+    for record in records:
+        if answer:
+            record.seconds["total"] = record.seconds["retrieve"] + record.seconds["answer"]
     result = EvalResult(
         settings=dict(settings or {}),
         k=k,
@@ -303,8 +314,12 @@ def _answer_scores(question: Question, reply: Answer, passages: list[Passage]) -
     scores: dict[str, float | None] = dict(
         metrics.abstention_indicators(reply.abstained, question.unanswerable)
     )
+    scores.update(metrics.lead_indicators(reply.text, reply.abstained, question.answers,
+                                          question.unanswerable))
     if not question.unanswerable:
-        scores["exact_match"] = metrics.exact_match(reply.text, question.answers)
+        first = metrics.lead(reply.text) if not reply.abstained else None
+        scores["exact_match"] = metrics.exact_match(MARKER.sub(" ", first), question.answers) \
+            if first else 0.0
         scores["gold_contained"] = metrics.gold_contained(reply.text, question.answers)
         scores["lenient_match"] = metrics.lenient_match(reply.text, question.answers)
     if not reply.abstained:

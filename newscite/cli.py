@@ -35,6 +35,7 @@ examples:
   newscite stats
   newscite check --repair
   newscite serve --port 7860
+  newscite eval-conversations --index /tmp/mh
   newscite remove https://example.com/story-1
 """
 
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--field", action="append", metavar="OURS=THEIRS",
                         help="map a field of your files, e.g. --field body=story_text")
     for name, *flags in (("dense_index",), ("commit_every",), ("ingest_workers", "--workers"),
-                         ("ray_address", "--ray")):
+                         ("ray_address", "--ray"), ("default_source",)):
         setting_flag(ingest, name, *flags)
     ingest.add_argument("--no-progress", action="store_true")
 
@@ -177,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--limit", type=int, help="only the first N questions")
     evaluation.add_argument("--out", default="eval-out", help="report folder (default eval-out)")
     evaluation.add_argument("--no-progress", action="store_true")
+
+    conversations = commands.add_parser(
+        "eval-conversations", parents=[common, embedding],
+        help="score how the chat reads questions in a conversation (standalone or follow-up)",
+        description="Run the fixed conversation set (or CONVERSATIONS) through the chat's "
+                    "follow-up handling and report how many questions are routed right.")
+    conversations.add_argument("conversations", nargs="?", metavar="CONVERSATIONS",
+                               help="JSONL conversation set (default "
+                                    "eval/questions/conversations.jsonl)")
+    conversations.add_argument("--corpus", help="ingest this corpus into a cached index first")
     return parser
 
 
@@ -237,6 +248,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.command == "eval":
         return _eval(args, config)
+    if args.command == "eval-conversations":
+        from newscite.eval.conversations import CONVERSATIONS, evaluate_conversations, report
+
+        print(report(evaluate_conversations(config, args.conversations or CONVERSATIONS,
+                                            corpus=args.corpus)))
+        return 0
     if args.command == "check":
         return _check(args, config)
     if args.command == "reindex":
@@ -283,7 +300,7 @@ def _ingest(args: argparse.Namespace, config: Config) -> IngestSummary:
     files = [path for path in args.paths if not is_url(path)]
     ingester = factory.make_ingester(config, progress=not args.no_progress)
     with ingester.store as store, contextlib.ExitStack() as stack:
-        items = list(loaders.load(files, _field_map(args.field)))
+        items = list(loaders.load(files, _field_map(args.field), config.default_source))
         if urls:
             items += WebLoader(stack.enter_context(factory.make_fetcher(config))).load(urls)
         summary = ingester.ingest(items, args.paths)

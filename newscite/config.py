@@ -81,6 +81,9 @@ class Config:
                                    low=0, high=4096)
     ray_address: str = _setting("", "Ray cluster for ingest_workers: auto, HOST:6379 or "
                                 "ray://HOST:10001 ('' = start a local Ray)")
+    default_source: str = _setting("", "outlet given to ingested files' articles that name "
+                                   "none, e.g. a folder of plain-text news from one paper "
+                                   "('' = leave unknown)")
     near_duplicate_threshold: float = _setting(
         0.8, "MinHash Jaccard similarity above which articles merge", low=0.5, high=1.0)
     k: int = _setting(RECIPE.k, "passages returned per question", low=1, high=200)

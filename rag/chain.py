@@ -2,9 +2,10 @@
 
 `NewsRAG` is what the chat, `newscite ask` and `newscite eval` share:
 1. greetings and thanks get a short reply, with no retrieval;
-2. a follow-up ("and what did Germany say?") is made standalone: by the LLM when one is
-   configured, else by carrying over the outlets, dates and content words of the previous
-   question;
+2. a follow-up (a question that cannot stand alone: "and what did Germany say?", "who did
+   they beat?"; see rag.followup) is made standalone: by the LLM in generate mode, else by
+   carrying over the outlets, days and names it refers to; any other question, however
+   short, is answered as it is;
 3. the news-aware retriever finds passages (outlets, dates, filters; see rag.retrieve);
 4. `extractive` mode quotes the sentences that answer (rag.answer); `generate` mode asks
    the chat model with numbered passages (rag.prompt), streaming its tokens;
@@ -12,9 +13,10 @@
    an answer with an unsupported or no valid citation falls back to the extractive answer;
 6. weak evidence (below the calibrated threshold) gives "not found" without calling the LLM.
 
-`stream` yields typed events (`newscite.types.Event`): `Text` pieces as they are written,
-`Retracted` and a `Notice` when the streamed text is withdrawn (the LLM failed, or cited
-nothing it was shown: the extractive answer follows), then one `Final` answer. LLM failures
+`stream` yields typed events (`newscite.types.Event`): a `Notice` first when the question
+was cut to `MAX_QUESTION_CHARS` or a date range holds no articles, `Text` pieces as they
+are written, `Retracted` and a `Notice` when the streamed text is withdrawn (the LLM failed,
+or cited nothing it was shown: the extractive answer follows), then one `Final` answer. LLM failures
 are handled here, and only here. LangChain users find a retriever and a runnable in
 `newscite.integrations.langchain`.
 
@@ -31,15 +33,16 @@ import logging
 import re
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Iterator, Sequence
 
 from langchain_core.language_models import BaseChatModel
 
 from newscite.rag import citations
 from newscite.rag.answer import NOT_FOUND, ExtractiveAnswerer
-from newscite.rag.citations import content_words
+from newscite.rag.followup import FollowUps
 from newscite.rag.prompt import answer_messages, condense_messages
-from newscite.rag.query import _DAY, Query
+from newscite.rag.query import Query
 from newscite.rag.retrieve import Retriever
 from newscite.recipe import RECIPE
 from newscite.types import (Answer, Event, Filters, Final, LLMUnavailable, Notice, Passage,
@@ -48,17 +51,14 @@ from newscite.types import (Answer, Event, Filters, Final, LLMUnavailable, Notic
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
-"""Longer questions are cut to this many characters (at a word boundary), with a log
-warning: retrieval embeds at most a few hundred word pieces anyway, and a pasted-in page
+"""Longer questions are cut to this many characters (at a word boundary), and the reader is
+told so: retrieval embeds at most a few hundred word pieces anyway, and a pasted-in page
 should get an answer about its start rather than an error."""
 
 GREETING_REPLY = ("Hello! Ask me about the news in the corpus, for example who reported "
                   "what and when. Every answer cites its sources.")
 _GREETING = re.compile(r"\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks|thank you|"
                        r"thx|cheers|bye)( there)?[\s!.,]*", re.I)
-_FOLLOW_UP = re.compile(r"^\s*(and|but|also|what about|how about|why|how so|what else)\b|"
-                        r"\b(he|she|it|they|them|his|her|its|their|this|that|these|those|"
-                        r"the same)\b", re.I)
 
 
 class AnswerMode(str, enum.Enum):
@@ -66,18 +66,24 @@ class AnswerMode(str, enum.Enum):
     GENERATE = "generate"
 
 
-def _bounded(question: str) -> str:
-    """The question stripped and cut to `MAX_QUESTION_CHARS`; ValueError when it is blank."""
+def _bounded(question: str) -> tuple[str, str]:
+    """The question stripped and cut to `MAX_QUESTION_CHARS`, and what to tell the reader
+    about the cut ('' when there was none); ValueError when it is blank."""
     question = question.strip()
     if not question:
         raise ValueError("the question is empty: type a question about the news")
-    if len(question) > MAX_QUESTION_CHARS:
-        log.warning("the question has %d characters; answering its first %d",
-                    len(question), MAX_QUESTION_CHARS)
-        cut = question[:MAX_QUESTION_CHARS + 1]
-        question = cut[:cut.rfind(" ")] if " " in cut else cut[:MAX_QUESTION_CHARS]
-        question = question.rstrip()
-    return question
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question, ""
+    log.warning("the question has %d characters; answering its first %d",
+                len(question), MAX_QUESTION_CHARS)
+    cut = question[:MAX_QUESTION_CHARS + 1]
+    bounded = (cut[:cut.rfind(" ")] if " " in cut else cut[:MAX_QUESTION_CHARS]).rstrip()
+    return bounded, (f"The question has {len(question):,} characters; only its first "
+                     f"{len(bounded):,} were read (the limit is {MAX_QUESTION_CHARS:,}).")
+
+
+def _day(value: datetime) -> str:
+    return value.date().isoformat()
 
 
 class NewsRAG:
@@ -98,6 +104,7 @@ class NewsRAG:
         self.k = k
         self.llm_passages = llm_passages
         self.history_turns = history_turns
+        self.followups = FollowUps(lambda text: self.retriever.understand(text).sources)
 
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (),
                filters: Filters | None = None, mode: AnswerMode | str | None = None,
@@ -116,7 +123,9 @@ class NewsRAG:
         nowhere are removed, and an answer without valid citations is replaced by the
         extractive one.
         """
-        question = _bounded(question)
+        question, cut = _bounded(question)
+        if cut:
+            yield Notice(cut)
         if _GREETING.fullmatch(question):
             yield Text(GREETING_REPLY)
             yield Final(Answer(question=question, text=GREETING_REPLY))
@@ -129,6 +138,8 @@ class NewsRAG:
         query = self.retriever.understand(standalone, embed=True)
         passages = self.retriever.run(query, k or self.k, filters)
         retrieved = time.perf_counter()
+        if not passages and (empty := self._empty_range(query, filters or Filters())):
+            yield Notice(empty)
         for event in self.respond(query, passages, mode):
             if isinstance(event, Final):
                 event.answer.question = question
@@ -180,9 +191,14 @@ class NewsRAG:
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]],
                    mode: AnswerMode) -> str:
-        """The question made understandable without the conversation."""
-        if not history or not _FOLLOW_UP.search(question) and len(question.split()) > 6:
+        """The question made understandable without the conversation: unchanged unless it
+        cannot stand alone (rag.followup: an unresolved reference or an ellipsis, never its
+        length); a follow-up is rewritten by the LLM in generate mode, else it carries the
+        outlets, days and names of the turns it continues."""
+        route = self.followups.route(question) if history else None
+        if route is None or not route.follow_up:
             return question
+        log.debug("follow-up (%s): %r", route.why, question)
         if mode is AnswerMode.GENERATE and self.chat_model is not None:
             try:
                 rewritten = self.chat_model.invoke(condense_messages(question, history)).content
@@ -191,14 +207,23 @@ class NewsRAG:
                 rewritten = ""
             if isinstance(rewritten, str) and rewritten.strip():
                 return rewritten.strip()
-        previous = history[-1][0]
-        carried = list(self.retriever.understand(previous).sources) + _DAY.findall(previous)
-        own = content_words(question)
-        topic = [w for w in re.findall(r"[\w’'\-.]+", previous)
-                 if w.casefold() in content_words(w) and w.casefold() not in own]
-        extra = [c for c in dict.fromkeys(carried + topic) if c.casefold() not in
-                 question.casefold()]
-        return f"{question} ({' '.join(extra)})" if extra else question
+        return self.followups.complete(question, history)
+
+    def _empty_range(self, query: Query, filters: Filters) -> str:
+        """Why nothing was found when a date range was asked for ('' without one): the range
+        and the dates the index covers, so the reader knows which dates to ask about."""
+        since, until = filters.since or query.since, filters.until or query.until
+        if since is None and until is None:
+            return ""
+        outlets = f" from {', '.join(filters.sources)}" if filters.sources else ""
+        if since is not None and until is not None:
+            asked = f"between {_day(since)} and {_day(until)}"
+        else:
+            asked = f"since {_day(since)}" if since is not None else f"up to {_day(until)}"
+        first, last = self.retriever.store.date_span()
+        covers = (f"the index covers {_day(first)} to {_day(last)}" if first and last
+                  else "the index holds no dated articles")
+        return f"No articles{outlets} {asked}; {covers}."
 
 
 def _fall_back(extractive: Answer, why: str) -> Iterator[Event]:

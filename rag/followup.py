@@ -57,9 +57,12 @@ _CALENDAR = frozenset("""january february march april may june july august septe
 november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday
 thursday friday saturday sunday""".split())
 _NAME_LINKS = frozenset({"of", "de", "van", "von", "&"})
+# Capitalised roles, not names: "CEO Sam Altman" names Sam Altman.
+_TITLES = frozenset("""ceo cfo cto coo president prime minister chancellor secretary senator
+governor judge coach manager chairman chairwoman chair founder mr mrs ms dr sir king queen
+prince pope general""".split())
 _PRONOUNS = frozenset("""he she it they him her them his its their hers theirs himself herself
 itself themselves""".split())
-_POSSESSIVES = frozenset({"his", "her", "its", "their"})
 _DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
 # After these a "that" introduces a clause ("suggest that ...") rather than pointing back.
 _CLAUSE_VERBS = re.compile(r"^(say|says|said|report|reports|reported|reporting|claim|claims|"
@@ -136,7 +139,8 @@ def names(text: str) -> list[tuple[int, str]]:
     for index, token in enumerate(tokens + [None]):
         if token is not None and (run and token.lower in _NAME_LINKS
                                   or _is_name_word(tokens, index)):
-            run.append(token)
+            if run or token.lower not in _TITLES:
+                run.append(token)
             continue
         while run and run[-1].lower in _NAME_LINKS:
             run.pop()
@@ -170,23 +174,33 @@ class FollowUps:
     def route(self, question: str) -> Route:
         """Whether `question` needs the conversation, and why."""
         if match := _CONTINUATION.match(question) or _ELSE.search(question):
-            return Route(True, f"continues the conversation ('{match.group().strip()}')")
+            return Route(True, f"continues the conversation ('{match.group().strip().lower()}')")
         tokens = _tokens(question)
         found = names(question)
+        named = [p for p, _ in found]
         subjects = [p for p, name in found if not self._is_outlet(name)] + _asked_about(tokens)
-        outlets = [p for p, name in found if self._is_outlet(name)]
+        outlets = [p for p in named if p not in subjects]
         if not subjects and not self.outlets(question) and _is_fragment(tokens):
             return Route(True, "a fragment with no subject of its own")
         for index, token in enumerate(tokens):
-            # an outlet named before resolves "their report", not "what did it say about it"
-            antecedents = subjects + (outlets if token.lower in _POSSESSIVES else [])
-            resolved = any(p < token.position for p in antecedents)
+            last = index + 1 == len(tokens)
+            # An outlet named before resolves "do they present ..." or "their report", but
+            # not the last word of "What did The Verge say about it?".
+            antecedents = subjects + ([] if last else outlets)
+            # A name before resolves a pronoun ("OpenAI said it") and a demonstrative that
+            # names a thing ("... and do these claims"), not one that stands for a thing
+            # ("Did OpenAI confirm that?", "Why did that happen?").
+            if token.lower in _PRONOUNS:
+                resolved = any(p < token.position for p in antecedents)
+            else:
+                resolved = not last and any(p < token.position for p in named) and \
+                    tokens[index + 1].lower not in _DEMONSTRATIVE_VERBS
             if token.lower in _PRONOUNS | _DEMONSTRATIVES and not resolved and \
                     _refers(tokens, index):
                 return Route(True, f"'{token.text}' refers to something not named in it")
             if token.lower == "same" and index and tokens[index - 1].lower == "the" and (
                     not any(p < token.position for p in subjects + outlets)
-                    or index + 1 == len(tokens) or tokens[index + 1].lower in _FUNCTION_WORDS):
+                    or last or tokens[index + 1].lower in ("for", "thing", "things")):
                 return Route(True, "'the same' refers to something not named in it")
         if not subjects and not self.outlets(question):
             for before, token in zip(tokens, tokens[1:]):
@@ -202,8 +216,7 @@ class FollowUps:
             own = [name for _, name in names(question) if not self._is_outlet(name)]
             carried += list(self.outlets(question)) + _DAY.findall(question)
             carried += own or [w for w in re.findall(r"[\w’'\-]+", question)
-                               if w.casefold() in content_words(w)
-                               and w.casefold() not in _FUNCTION_WORDS]
+                               if content_words(w) and w.casefold() not in _FUNCTION_WORDS]
             if _ASKS_FOR_SOMEONE.match(question):
                 carried += self._answered_name(answer, question)[:1]
             if not self.route(question).follow_up:
@@ -211,10 +224,17 @@ class FollowUps:
         return list(dict.fromkeys(carried))
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
-        """`question`, with what it carries appended in brackets when it is a follow-up."""
+        """`question` as it stands when it can, else completed from `history`."""
         if not history or not self.route(question).follow_up:
             return question
-        extra = [c for c in self.carried(history) if c.casefold() not in question.casefold()]
+        return self.complete(question, history)
+
+    def complete(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """The follow-up `question` with what it carries appended in brackets; an outlet it
+        names replaces the outlets of the conversation ("and what did TechCrunch say?")."""
+        own_outlets = bool(self.outlets(question))
+        extra = [c for c in self.carried(history) if c.casefold() not in question.casefold()
+                 and not (own_outlets and self._is_outlet(c))]
         return f"{question} ({' '.join(extra)})" if extra else question
 
     def _is_outlet(self, name: str) -> bool:
@@ -248,12 +268,18 @@ def _is_fragment(tokens: list[_Token]) -> bool:
 
 def _asked_about(tokens: list[_Token]) -> list[int]:
     """Where the question's own subject is, when it asks for one ("Which company, known for
-    its ...", "Who is the individual who ... his"): later pronouns may refer to it."""
-    words = [t.lower for t in tokens[:4]]
-    if words[:1] in (["which"], ["what"]) and len(words) > 1 and words[1] not in _FUNCTION_WORDS:
-        return [1]
-    if words[:1] == ["who"] and words[1:3] in (["is", "the"], ["was", "the"]) and len(words) > 3:
-        return [3]
+    its ...", "What are the entities that ... their", "Who is the individual who ... his"):
+    later pronouns may refer to it."""
+    words = [t.lower for t in tokens]
+    if words[:1] in (["which"], ["what"]):
+        start = 1
+    elif words[:1] == ["who"] and words[1:2] in (["is"], ["was"], ["are"], ["were"]):
+        start = 2  # "Who is the individual ...", not "Who did they beat"
+    else:
+        return []
+    for token in tokens[start:4]:
+        if token.lower not in ("is", "are", "was", "were", "the", "a", "an"):
+            return [token.position] if token.lower not in _FUNCTION_WORDS else []
     return []
 
 

@@ -72,6 +72,8 @@ CSS = """
 .status { padding: 4px 2px; color: var(--body-text-color-subdued); }
 .status.problem, .problem { color: var(--error-text-color, #b91c1c); }
 .notice { color: var(--error-text-color, #b91c1c); padding: 2px; }
+.note { color: var(--body-text-color-subdued); font-size: 0.9em; border-left: 3px solid
+  var(--color-accent); padding-left: 6px; margin-bottom: 6px; }
 table.overview th { text-align: left; padding-right: 16px; vertical-align: top; }
 ul.outlets { columns: 2; margin: 0; }
 .count { color: var(--body-text-color-subdued); }
@@ -183,19 +185,19 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
                 {"role": "user", "content": render.message_html(question)}]
             waiting = shown + [{"role": "assistant", "content": "…"}]
             yield {chatbot: waiting, ask_box: "", notice: ""}
-            streamed, note, answer, message = "", "", None, FAILED
+            streamed, notes, answer, message = "", [], None, FAILED
             try:
                 for event in backend.ask(question, history, filters, mode, int(k)):
                     match event:
                         case Text():
                             streamed += event.text
-                            yield {chatbot: shown + [{"role": "assistant",
-                                                      "content": render.message_html(streamed)}]}
+                            content = render.notices_html(notes) + render.message_html(streamed)
+                            yield {chatbot: shown + [{"role": "assistant", "content": content}]}
                         case Retracted():  # withdrawn: the final answer replaces it
                             streamed = ""
                             yield {chatbot: waiting}
-                        case Notice():
-                            note = event.message
+                        case Notice():  # shown above the answer, in the chat
+                            notes.append(event.message)
                         case Final():
                             answer = event.answer
             except (Unavailable, ValueError) as exc:
@@ -206,12 +208,12 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
                 yield {chatbot: render.chat_messages(turns), ask_box: question,
                        notice: render.notice_html(message)}
                 return
-            turns = turns + [Turn(question, answer)]
+            turns = turns + [Turn(question, answer, tuple(notes))]
             yield {chatbot: render.chat_messages(turns), turns_state: turns,
                    sources: render.sources_html(turns),
                    picker: gr.Dropdown(choices=render.answer_choices(turns), value=len(turns),
                                        visible=True),
-                   timeline: plot(answer), notice: render.notice_html(note)}
+                   timeline: plot(answer), notice: ""}
 
         def show_answer(turns, number):
             """Open answer `number`'s sources and plot its timeline."""

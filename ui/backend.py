@@ -154,7 +154,8 @@ class Backend:
         with tempfile.TemporaryDirectory(prefix="newscite-upload-") as folder:
             staged, refused = uploads.stage(paths, Path(folder))
             files = [str(path) for path, _ in staged]
-            summary = self._ingest(loaders.load(files), files) if staged else IngestSummary()
+            summary = self._ingest(loaders.load(files, default_source=self.config.default_source),
+                                   files) if staged else IngestSummary()
         names = {str(path): original for path, original in staged}
         summary.rejections = [Rejection(_rename(r.origin, names), r.reason, r.hint)
                               for r in summary.rejections]

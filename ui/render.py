@@ -32,10 +32,13 @@ _EXCERPT_CHARS = 600
 
 @dataclass
 class Turn:
-    """One question of the conversation and the checked answer it got."""
+    """One question of the conversation, the checked answer it got, and what the reader was
+    told about how it was answered (the question was cut, no articles in the date range,
+    the LLM failed), shown above the answer."""
 
     question: str
     answer: Answer
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,14 +125,20 @@ def _marker_html(n: int, turn: int | None, numbers: Collection[int]) -> str:
     return f'<a class="cite" href="#{anchor(turn, n)}">{label}</a>'
 
 
+def notices_html(notices: Iterable[str]) -> str:
+    """The notices of an answer, each on its own line above it ('' when there are none)."""
+    return "".join(f'<div class="note">{escape(text)}</div>' for text in notices)
+
+
 def chat_messages(turns: Sequence[Turn]) -> list[dict]:
-    """The conversation as Gradio chat messages, markers linked to their sources."""
+    """The conversation as Gradio chat messages, markers linked to their sources, each
+    answer under its notices."""
     messages = []
     for turn_number, turn in enumerate(turns, 1):
         numbers = {s.n for s in sources_of(turn.answer) if s.cited}
         messages.append({"role": "user", "content": message_html(turn.question)})
-        messages.append({"role": "assistant",
-                         "content": message_html(turn.answer.text, turn_number, numbers)})
+        messages.append({"role": "assistant", "content": notices_html(turn.notices)
+                         + message_html(turn.answer.text, turn_number, numbers)})
     return messages
 
 
@@ -183,13 +192,17 @@ def _coverage_html(coverage: Sequence[Coverage]) -> str:
 
 
 def source_html(turn: int, source: Source) -> str:
-    """One entry of the sources panel: outlet, date, linked title, quote, other outlets."""
+    """One entry of the sources panel: outlet, date, linked title, quote, other outlets.
+
+    An outlet or date the article does not have is left out rather than shown as
+    "Unknown outlet · date unknown" (a folder of plain-text files has neither)."""
     p = source.passage
     label = f"&#91;{source.n}&#93;" if source.cited else "closest coverage"
+    known = ([f'<span class="outlet">{escape(p.source)}</span>'] if p.source else []) + (
+        [f'<span class="date">{escape(p.date)}</span>'] if p.published_at else [])
     return (f'<li class="source" id="{anchor(turn, source.n)}">'
             f'<div class="source-head"><span class="marker">{label}</span> '
-            f'<span class="outlet">{escape(p.source or "Unknown outlet")}</span> · '
-            f'<span class="date">{escape(p.date)}</span></div>'
+            f'{" · ".join(known)}</div>'
             f'<div class="title">{link(p.url, escape(p.title or "Untitled"))}</div>'
             f'<blockquote class="passage">{highlighted(p.text, source.spans)}</blockquote>'
             f"{_coverage_html(p.also_reported_by)}</li>")
@@ -231,9 +244,11 @@ def status_html(overview: Overview) -> str:
     if overview.problem:
         return (f'<div class="status problem">{escape(overview.problem)}<br>Add articles in '
                 f"the <b>Add articles</b> tab to start.</div>")
-    span = f"{_day(overview.first_date)} to {_day(overview.last_date)}"
-    return (f'<div class="status">{overview.articles} articles from '
-            f"{len(overview.outlets)} outlets, {escape(span)}.</div>")
+    text = f"{overview.articles} articles" + (
+        f" from {len(overview.outlets)} outlets" if overview.outlets else "") + (
+        f", {_day(overview.first_date)} to {_day(overview.last_date)}"
+        if overview.first_date and overview.last_date else "")
+    return f'<div class="status">{escape(text)}.</div>'
 
 
 def overview_html(overview: Overview) -> str:

@@ -2,8 +2,10 @@
 
 Each file format has its own module with the same `load(path, field_map)`; this module
 walks folders and picks the module by file extension. One bad file or record never stops
-the others: it becomes a Rejection saying where it is and what to do. Feed and page URLs
-are loaded by `web.WebLoader`, through the same html and feeds modules.
+the others: it becomes a Rejection saying where it is and what to do. Articles that name no
+outlet get `default_source` when one is given (a folder of plain-text files from one
+newspaper, say), so that quotes and filters can name it. Feed and page URLs are loaded by
+`web.WebLoader`, through the same html and feeds modules.
 
 Example:
     >>> for item in load(["data/corpus.json", "data/feeds/"]):  # doctest: +SKIP
@@ -13,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -33,16 +36,21 @@ LOADERS: dict[str, Loader] = {
 }
 
 
-def load(paths: Iterable[str | Path],
-         field_map: Mapping[str, str] | None = None) -> Iterator[Article | Rejection]:
+def load(paths: Iterable[str | Path], field_map: Mapping[str, str] | None = None,
+         default_source: str | None = None) -> Iterator[Article | Rejection]:
     """Yield the articles and rejections of every file named, and of every file in folders.
 
     Folders are read recursively in sorted order, skipping hidden files and folders and
     files of unknown type. `field_map` (our field name -> yours, e.g. {"body": "story"})
     is checked at once: an unknown field name raises ValueError before anything is read.
+    `default_source` is the outlet of articles that name none ('' or None: unknown).
     """
     check_field_map(field_map)
-    return _load_all(paths, field_map)
+    items = _load_all(paths, field_map)
+    if not default_source:
+        return items
+    return (replace(item, source=default_source) if isinstance(item, Article) and not
+            item.source else item for item in items)
 
 
 def _load_all(paths: Iterable[str | Path],

@@ -122,21 +122,25 @@ class ExtractiveAnswerer:
                       passages=[passages[i] for i in numbers])
 
     def answerable(self, analysis: Analysis, passages: list[Passage]) -> bool:
-        """Whether the passages can answer: the best sentence scores at least
-        `abstain_below`; at least `min_coverage` of the question's content words occur in
-        the passages (two missing words at least, so one odd word does not decide); a
-        "how many"/"when" question finds a number/date in its best sentences; and the
+        """Whether the passages can answer: no hard rule abstains (`guarded`) and the
         abstention model does not judge the question unanswerable."""
-        ranked = analysis.ranked
-        if not ranked or ranked[0].score < self.abstain_below:
-            return False
-        missing, asked = missing_words(analysis.query.text, passages)
-        if missing >= 2 and missing > (1 - self.min_coverage) * asked:
-            return False
-        if analysis.asked.kind in _COUNT_OR_DATE and not analysis.candidates:
+        if self.guarded(analysis, passages):
             return False
         model = self.models.abstain
         return model.probability(analysis.abstain) < model.threshold
+
+    def guarded(self, analysis: Analysis, passages: list[Passage]) -> bool:
+        """Whether a hard rule abstains: the best sentence scores under `abstain_below`;
+        more than 1 - `min_coverage` of the question's content words (two at least, so one
+        odd word does not decide) occur nowhere in the passages; or a "how many"/"when"
+        question finds no number/date in its best sentences."""
+        ranked = analysis.ranked
+        if not ranked or ranked[0].score < self.abstain_below:
+            return True
+        missing, asked = missing_words(analysis.query.text, passages)
+        if missing >= 2 and missing > (1 - self.min_coverage) * asked:
+            return True
+        return analysis.asked.kind in _COUNT_OR_DATE and not analysis.candidates
 
     def _lead(self, analysis: Analysis, passages: list[Passage]
               ) -> tuple[str | None, str | None, list[Sentence]]:
@@ -174,7 +178,7 @@ class ExtractiveAnswerer:
         named outlet, then the best remaining ones that support and say something new."""
         keys = key_words(analysis.query.text, analysis.query.sources)
         chosen: list[Sentence] = []
-        wanted = lead_sentences + _sides(analysis, passages)
+        wanted = lead_sentences + (_sides(analysis, passages) if analysis.query.sources else [])
         for sentence in wanted + analysis.ranked[:RECIPE.quote_pool]:
             if len(chosen) >= self.max_sentences:
                 break
@@ -194,7 +198,10 @@ class ExtractiveAnswerer:
 
 
 def _sides(analysis: Analysis, passages: list[Passage]) -> list[Sentence]:
-    """The best sentence of each outlet the question names, in the question's order."""
+    """The best sentence of each outlet the question names, in the question's order (the
+    best sentence when it names none)."""
+    if not analysis.query.sources:
+        return analysis.ranked[:1]
     sides = []
     for outlet in analysis.query.sources:
         best = next((s for s in analysis.ranked if passages[s.passage_index].source == outlet),

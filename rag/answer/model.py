@@ -65,7 +65,7 @@ HAND_CANDIDATE = Logistic(coef={"best_score": 4.0, "named_outlet_share": 2.0,
                                 "in_question": -4.0, "person_asked_multiword": 1.0,
                                 "unit_matches": 1.5, "is_outlet": -2.0},
                           intercept=-3.5, threshold=RECIPE.lead_threshold)
-HAND_VERDICT = Logistic(coef={"negation_mismatch": -2.0, "contrast_words": -0.5,
+HAND_VERDICT = Logistic(coef={"negation_mismatch": -4.0, "contrast_words": -0.5,
                               "date_order": 1.0, "support_min": 2.0},
                         intercept=0.5, threshold=0.5)
 HAND_ABSTAIN = Logistic(coef={"missing_terms": 1.5, "missing_word_share": 4.0,

@@ -1,0 +1,270 @@
+"""Learn the extractive answer's models from a question set with answers, and report their
+figures by cross-validation.
+
+    python -m newscite.eval.train_answerer QUESTIONS [--corpus PATH | --index DIR]
+        [--weights rag/answer/weights.json] [--report eval-out/cv] [--folds 5]
+
+Every question is retrieved and analysed once, as the chat would (`ExtractiveAnswerer.
+analyse`); then three logistic regressions (scikit-learn) are fitted on the features:
+- candidate: is this typed candidate (name, number, date, outlet) the gold answer?
+  Its threshold is the lowest that keeps out-of-fold lead precision at
+  `RECIPE.lead_precision_target`;
+- verdict: is a yes/no question's answer "Yes" (a choice question's the agreeing option)?
+- abstain: is the question unanswerable? Its threshold maximises out-of-fold F1 of
+  abstention with false abstentions at most `RECIPE.false_abstention_target`.
+Thresholds come from out-of-fold predictions within the training questions. The weights,
+fitted on every question, are written as JSON (`rag.answer.model`).
+
+With `--report`, the figures are cross-validated: the questions are split in `--folds`
+folds; each fold is answered by models fitted on the other folds only, through the chat's
+own code path, and the folds' records form one report (report.json, report.md), comparable
+with `newscite eval compare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
+
+from newscite.config import Config
+from newscite.eval.command import Pipeline, corpus_index, run_settings
+from newscite.eval.metrics import normalise_answer
+from newscite.eval.questions import Question, load_questions
+from newscite.eval.report import write_report
+from newscite.eval.runner import EvalResult, aggregate, run_eval
+from newscite.eval import metrics
+from newscite.rag.answer import Analysis, AnswerModels, ExtractiveAnswerer
+from newscite.rag.answer.model import WEIGHTS_PATH, Logistic
+from newscite.rag.answer.questions import OPPOSITES
+from newscite.recipe import RECIPE
+
+log = logging.getLogger(__name__)
+
+SEED = 0
+"""Folds and models are seeded, so a rerun gives the same weights and figures."""
+
+
+@dataclass
+class Example:
+    """One question as the answerer saw it, and whether its hard rules abstain."""
+
+    question: Question
+    analysis: Analysis
+    guarded: bool  # the hard rules (floors, missing number or date) abstain by themselves
+
+
+def collect(answerer: ExtractiveAnswerer, pipeline: Pipeline, questions: list[Question],
+            k: int) -> list[Example]:
+    """Retrieve and analyse every question once."""
+    examples = []
+    for i, question in enumerate(questions):
+        passages = pipeline.retrieve(question, k)
+        query = pipeline.query(question)
+        analysis = answerer.analyse(query, passages)
+        examples.append(Example(question, analysis, answerer.guarded(analysis, passages)))
+        if (i + 1) % 200 == 0:
+            log.info("analysed %d of %d questions", i + 1, len(questions))
+    return examples
+
+
+def candidate_rows(examples: list[Example]) -> tuple[list[dict], list[int], list[int]]:
+    """(features, label, question number) of every candidate of an answerable question."""
+    rows, labels, groups = [], [], []
+    for number, example in enumerate(examples):
+        if example.question.unanswerable:
+            continue
+        golds = {normalise_answer(g) for g in example.question.answers}
+        for candidate, features in example.analysis.candidates:
+            shown = {normalise_answer(candidate.text),
+                     normalise_answer(f"{candidate.text} {candidate.unit or ''}")}
+            rows.append(features)
+            labels.append(int(bool(shown & golds)))
+            groups.append(number)
+    return rows, labels, groups
+
+
+def verdict_label(example: Example) -> int | None:
+    """1 for a "Yes" (or agreeing option) gold answer, 0 for "No" (or the opposing one)."""
+    golds = {normalise_answer(g) for g in example.question.answers}
+    if not example.analysis.verdict or example.question.unanswerable:
+        return None
+    if golds & {"yes", "no"}:
+        return int("yes" in golds)
+    agreeing = set(OPPOSITES) | {"agree", "align", "aligned", "consistently"}
+    opposing = set(OPPOSITES.values())
+    if golds & agreeing:
+        return 1
+    return 0 if golds & opposing else None
+
+
+def fit_logistic(rows: list[dict], labels: list[int], threshold: float = 0.5) -> Logistic:
+    """A standardised L2 logistic regression, as a `Logistic` the answerer reads."""
+    names = sorted(rows[0])
+    x = np.array([[row[n] for n in names] for row in rows], dtype=float)
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=RECIPE.train_regularisation, max_iter=2000,
+                               random_state=SEED).fit(scaler.transform(x), labels)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return Logistic(coef=dict(zip(names, map(float, model.coef_[0]))),
+                    intercept=float(model.intercept_[0]), threshold=threshold,
+                    mean=dict(zip(names, map(float, scaler.mean_))),
+                    scale=dict(zip(names, map(float, scale))))
+
+
+def out_of_fold(rows: list[dict], labels: list[int], groups: list[int]) -> np.ndarray:
+    """Each row's probability from a model fitted without its question's fold."""
+    names = sorted(rows[0])
+    x = np.array([[row[n] for n in names] for row in rows], dtype=float)
+    folds = _folds(groups)
+    probabilities = np.zeros(len(rows))
+    for train, test in folds:
+        model = fit_logistic([rows[i] for i in train], [labels[i] for i in train])
+        probabilities[test] = [model.probability(dict(zip(names, row))) for row in x[test]]
+    return probabilities
+
+
+def fit(examples: list[Example]) -> AnswerModels:
+    """The three models fitted on `examples`, thresholds from out-of-fold predictions."""
+    rows, labels, groups = candidate_rows(examples)
+    candidate = fit_logistic(rows, labels)
+    candidate = Logistic(**{**candidate.__dict__,
+                            "threshold": _lead_threshold(rows, labels, groups)})
+    verdicts = [(e.analysis.verdict, verdict_label(e)) for e in examples]
+    verdicts = [(row, label) for row, label in verdicts if label is not None]
+    verdict = fit_logistic([r for r, _ in verdicts], [label for _, label in verdicts])
+    scored = [e for e in examples if e.analysis.abstain]
+    abstain_rows = [e.analysis.abstain for e in scored]
+    abstain_labels = [int(e.question.unanswerable) for e in scored]
+    abstain = fit_logistic(abstain_rows, abstain_labels)
+    threshold = _abstain_threshold(scored, out_of_fold(abstain_rows, abstain_labels,
+                                                       list(range(len(scored)))))
+    abstain = Logistic(**{**abstain.__dict__, "threshold": threshold})
+    return AnswerModels(candidate=candidate, verdict=verdict, abstain=abstain,
+                        source="trained")
+
+
+def _lead_threshold(rows: list[dict], labels: list[int], groups: list[int]) -> float:
+    """The lowest threshold at which the best candidate of each question, when shown, is
+    right at least `RECIPE.lead_precision_target` of the time (out of fold)."""
+    probabilities = out_of_fold(rows, labels, groups)
+    best: dict[int, tuple[float, int]] = {}
+    for p, label, group in zip(probabilities, labels, groups):
+        if p > best.get(group, (-1.0, 0))[0]:
+            best[group] = (p, label)
+    ranked = sorted(best.values(), key=lambda pl: -pl[0])
+    threshold, right = 1.0, 0
+    for shown, (p, label) in enumerate(ranked, start=1):
+        right += label
+        if right / shown >= RECIPE.lead_precision_target:
+            threshold = p
+    return float(threshold)
+
+
+def _abstain_threshold(examples: list[Example], probabilities: np.ndarray) -> float:
+    """The threshold with the best F1 of abstention (hard rules included) whose false
+    abstentions stay at most `RECIPE.false_abstention_target`."""
+    unanswerable = np.array([e.question.unanswerable for e in examples])
+    guarded = np.array([e.guarded for e in examples])
+    best, best_f1 = 1.0, -1.0
+    for threshold in np.unique(np.round(probabilities, 3)):
+        abstained = guarded | (probabilities >= threshold)
+        false_rate = abstained[~unanswerable].mean()
+        true = (abstained & unanswerable).sum()
+        f1 = 2 * true / (abstained.sum() + unanswerable.sum())
+        if false_rate <= RECIPE.false_abstention_target and f1 > best_f1:
+            best, best_f1 = float(threshold), f1
+    return best
+
+
+def _folds(groups: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row indices of `RECIPE.train_folds` folds that never split a question."""
+    questions = np.unique(groups)
+    splitter = KFold(RECIPE.train_folds, shuffle=True, random_state=SEED)
+    groups_array = np.asarray(groups)
+    return [(np.flatnonzero(np.isin(groups_array, questions[train])),
+             np.flatnonzero(np.isin(groups_array, questions[test])))
+            for train, test in splitter.split(questions)]
+
+
+def cross_validate(answerer: ExtractiveAnswerer, pipeline: Pipeline, examples: list[Example],
+                   k: int, settings: dict) -> EvalResult:
+    """Answer each fold with models fitted on the other folds; one result for all folds."""
+    records = []
+    for fold, (train, test) in enumerate(_folds(list(range(len(examples))))):
+        answerer.models = fit([examples[i] for i in train])
+        log.info("fold %d: answering %d held-out questions", fold + 1, len(test))
+        result = run_eval([examples[i].question for i in test], pipeline.retrieve,
+                          pipeline.answer, k=k, settings=settings, progress=False)
+        records += result.records
+    order = {e.question.id: i for i, e in enumerate(examples)}
+    records.sort(key=lambda r: order[r.id])
+    by_type: dict[str, list] = {}
+    for record in records:
+        by_type.setdefault(record.question_type, []).append(record)
+    wall = sum(sum(r.seconds.values()) - r.seconds.get("total", 0.0) for r in records)
+    return EvalResult(
+        settings={**settings, "cross_validated": f"{RECIPE.train_folds} folds by question"},
+        k=k, answered=True, overall=aggregate(records, k),
+        by_type={name: aggregate(group, k) for name, group in sorted(by_type.items())},
+        latency={stage: metrics.latency_summary([r.seconds[stage] for r in records])
+                 for stage in ("retrieve", "answer", "total")},
+        wall_seconds=wall, questions_per_second=len(records) / wall if wall else 0.0,
+        records=records)
+
+
+def train(config: Config, questions_path: str, *, corpus: str | None = None,
+          weights: str | Path = WEIGHTS_PATH, report: str | None = None,
+          limit: int | None = None) -> AnswerModels:
+    """Fit the models on the question set, write them to `weights`, and with `report`
+    write the cross-validated evaluation there (see the module docstring)."""
+    from newscite import factory
+
+    questions = load_questions(questions_path)[:limit]
+    if corpus:
+        config = corpus_index(config, corpus)
+    with factory.open_store(config) as store:
+        rag = factory.make_chain(config.with_(answer_mode="extractive"), store)
+        rag.retriever.embedder.embed(["warm-up"])
+        pipeline = Pipeline(rag)
+        examples = collect(rag.answerer, pipeline, questions, config.k)
+        models = fit(examples)
+        Path(weights).write_text(models.to_json(questions=str(questions_path),
+                                                n_questions=len(questions)) + "\n")
+        log.info("weights written to %s", weights)
+        if report:
+            settings = run_settings(config, store, questions_path, corpus, "extractive")
+            result = cross_validate(rag.answerer, pipeline, examples, config.k, settings)
+            paths = write_report(result, report, title="newscite answerer, cross-validated: "
+                                                       f"{Path(questions_path).name}")
+            log.info("cross-validated report written to %s", paths["report.md"])
+        rag.answerer.models = models
+    return models
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m newscite.eval.train_answerer",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("questions", help="question set with answers (JSON/JSONL)")
+    parser.add_argument("--corpus", help="ingest this corpus into the cached eval index first")
+    parser.add_argument("--index", help="index directory (default: the configured one)")
+    parser.add_argument("--config", help="TOML settings file")
+    parser.add_argument("--weights", default=str(WEIGHTS_PATH), help="where to write weights")
+    parser.add_argument("--report", help="write the cross-validated report to this folder")
+    parser.add_argument("--limit", type=int, help="only the first N questions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = Config.load({"index": args.index} if args.index else {}, path=args.config)
+    train(config, args.questions, corpus=args.corpus, weights=args.weights,
+          report=args.report, limit=args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
