@@ -18,7 +18,7 @@ LLM   = $(VENV)/.installed-llm
 # llama.cpp (the `llm` extra, for generate mode and its tests) is compiled from source. It is
 # built for x86-64 with AVX2 (Haswell, Zen and later) and nothing above, so one build runs on
 # every machine of this project's kind, AMD with AVX2 only as well as Intel with AVX-512:
-# - not -march=native (GGML_NATIVE), which bakes in this CPU's features;
+# - not for "native" (GGML_NATIVE=OFF): that bakes in the features of the CPU it is built on;
 # - not AVX-512: on SmolLM2 the AVX-512 build was no faster (docs/performance.md, "llama.cpp
 #   build"), and ggml's runtime dispatch (GGML_CPU_ALL_VARIANTS) compiles the CPU backend 13
 #   times and picks its AMX variant on Sapphire Rapids;
@@ -26,9 +26,9 @@ LLM   = $(VENV)/.installed-llm
 # --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS, so it could hand back a wheel built
 # with other flags (this Makefile once built for AVX-512). Before a GGUF is loaded in process,
 # rag/native.py still checks in a child process that the build runs on this CPU.
+# (ggml's AVX-512 and AVX-VNNI options are off unless asked for, so they are not named.)
 LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF \
-	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+	-DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
