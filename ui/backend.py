@@ -32,6 +32,7 @@ from newscite.rag.chain import AnswerMode, NewsRAG
 from newscite.config import Config
 from newscite.types import Event, Filters
 from newscite.ui import uploads
+from newscite.ui.freshness import Follower, committed_generation
 from newscite.ui.render import Overview
 
 if TYPE_CHECKING:
@@ -77,7 +78,11 @@ class Backend:
         self.problem = ""
         self.watching = False
         self._writing = threading.Lock()  # one ingest at a time: uploads and feed refreshes
+        self._opening = threading.Lock()  # one reopen at a time: after an upload, or a commit
+        self.generation: int | None = None  # the committed generation the chain reads
         self.reopen()
+        # another process's ingest or remove is seen without a restart (ui/freshness.py)
+        self.stop_following = Follower(config.index, self._committed_elsewhere).start()
 
     @property
     def modes(self) -> list[str]:
@@ -88,22 +93,33 @@ class Backend:
     def reopen(self) -> None:
         """Open the index read-only and build a fresh chain over it.
 
-        The previous store is not closed: a question may still be reading it; it is
-        closed when the last reference goes.
+        The new chain replaces the old one in one assignment, so a question in flight
+        finishes on the index it started on. The previous store is not closed: a question
+        may still be reading it; it is closed when the last reference goes.
         """
-        try:
-            store = factory.open_store(self.config)
-        except (FileNotFoundError, IndexMismatchError) as exc:
-            log.warning("no usable index: %s", exc)
-            self.rag, self.problem = None, str(exc)
-            return
-        config = self.config if self.config.answer_mode in self.modes \
-            else self.config.with_(answer_mode=AnswerMode.EXTRACTIVE.value)
-        # the loaded model is shared: loading it takes seconds
-        self.rag = factory.make_chain(config, store, embedder=self.embedder,
-                                      chat_model=self.chat_model)
-        self.problem = ""
-        log.info("index %s open: %d articles", store.path, store.counts()["articles"])
+        with self._opening:
+            generation = committed_generation(self.config.index)  # read before opening
+            try:
+                store = factory.open_store(self.config)
+            except (FileNotFoundError, IndexMismatchError) as exc:
+                log.warning("no usable index: %s", exc)
+                self.rag, self.problem = None, str(exc)
+                return
+            config = self.config if self.config.answer_mode in self.modes \
+                else self.config.with_(answer_mode=AnswerMode.EXTRACTIVE.value)
+            # the loaded model is shared: loading it takes seconds
+            self.rag = factory.make_chain(config, store, embedder=self.embedder,
+                                          chat_model=self.chat_model)
+            self.generation, self.problem = generation, ""
+        log.info("index %s open at generation %s: %d articles", store.path, generation,
+                 store.counts()["articles"])
+
+    def _committed_elsewhere(self, generation: int | None) -> None:
+        """The Follower saw a new commit; reopen unless it was this backend's own ingest."""
+        if generation != self.generation:
+            log.info("index %s: generation %s was committed; reopening", self.config.index,
+                     generation)
+            self.reopen()
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
             filters: Filters | None = None, mode: str | None = None,

@@ -14,7 +14,7 @@ Example:
 """
 
 from newscite.index.store.catalog import (DB_NAME, MANIFEST_NAME, Catalog, IndexLockedError,
-                                          IndexMismatchError)
+                                          IndexMismatchError, read_manifest)
 from newscite.index.store.composite import Store
 from newscite.index.store.dense import DenseIndex, DenseKind
 from newscite.index.store.protocols import (CheckTarget, IndexInfo, IngestTarget, RemoveTarget,
@@ -23,4 +23,4 @@ from newscite.index.store.records import StoredArticle, content_hash
 
 __all__ = ["DB_NAME", "MANIFEST_NAME", "Catalog", "CheckTarget", "DenseIndex", "DenseKind",
            "IndexInfo", "IndexLockedError", "IndexMismatchError", "IngestTarget", "RemoveTarget",
-           "SearchIndex", "Store", "StoredArticle", "content_hash"]
+           "SearchIndex", "Store", "StoredArticle", "content_hash", "read_manifest"]

@@ -350,10 +350,7 @@ class Catalog:
 
     def read_manifest(self) -> dict | None:
         """The manifest as stored; None when it is missing or not valid JSON."""
-        try:
-            return json.loads((self.path / MANIFEST_NAME).read_text())
-        except (OSError, ValueError):
-            return None
+        return read_manifest(self.path)
 
     def write_manifest(self, generation: int, engine: str, derived: dict) -> None:
         """Name the derived files (`derived`) written for `generation`, atomically: the new
@@ -432,6 +429,15 @@ def _take_lock(path: Path) -> int:
             f"another newscite process is writing to the index at {path}; wait for it to "
             f"finish and run the command again") from None
     return fd
+
+
+def read_manifest(path: str | Path) -> dict | None:
+    """The manifest of the index at `path`; None when it is missing or not valid JSON. It is
+    replaced last by every commit, so its generation tells a reader there is news to read."""
+    try:
+        return json.loads((Path(path).expanduser() / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _connect(db_path: Path, writable: bool) -> sqlite3.Connection:
