@@ -16,8 +16,8 @@
 `stream` yields typed events (`newscite.types.Event`): a `Notice` first when the question
 was cut to `MAX_QUESTION_CHARS` or a date range holds no articles, `Text` pieces as they
 are written, `Retracted` and a `Notice` when the streamed text is withdrawn (the LLM failed,
-or cited nothing it was shown: the extractive answer follows), then one `Final` answer. LLM failures
-are handled here, and only here. LangChain users find a retriever and a runnable in
+or cited nothing it was shown: the extractive answer follows), then one `Final` answer.
+LLM failures are handled here, and only here. LangChain users find a retriever and a runnable in
 `newscite.integrations.langchain`.
 
 Example:
@@ -83,6 +83,7 @@ def _bounded(question: str) -> tuple[str, str]:
 
 
 def _day(value: datetime) -> str:
+    """A date as the reader types it in the filters: YYYY-MM-DD."""
     return value.date().isoformat()
 
 

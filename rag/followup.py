@@ -65,13 +65,11 @@ _PRONOUNS = frozenset("""he she it they him her them his its their hers theirs h
 itself themselves""".split())
 _DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
 # After these a "that" introduces a clause ("suggest that ...") rather than pointing back.
-_CLAUSE_VERBS = re.compile(r"^(say|says|said|report|reports|reported|reporting|claim|claims|"
-                           r"claimed|suggest|suggests|suggested|indicate|indicates|indicated|"
-                           r"believe|believes|believed|think|thinks|argue|argues|argued|show|"
-                           r"shows|showed|announce|announced|confirm|confirmed|deny|denied|"
-                           r"mean|means|find|found|state|states|stated|warn|warned|note|noted|"
-                           r"allege|alleged|fact|so|such|ensure|imply|implies|hope|hoped|"
-                           r"expect|expected|know|knew|true|likely|possible)$", re.I)
+_CLAUSE_WORDS = frozenset("""say says said report reports reported reporting claim claims
+claimed suggest suggests suggested indicate indicates indicated believe believes believed think
+thinks argue argues argued show shows showed announce announced confirm confirmed deny denied
+mean means find found state states stated warn warned note noted allege alleged fact so such
+ensure imply implies hope hoped expect expected know knew true likely possible""".split())
 # "this week", "that season": time, not a reference to the conversation.
 _TIME_NOUNS = frozenset("""week weekend month year season morning afternoon evening night
 day days time summer winter spring autumn fall quarter decade century""".split())
@@ -95,8 +93,8 @@ often so exactly really then now else again more on not""".split())
 _QUESTION_OPENERS = frozenset("""is are was were do does did has have had will would can could
 should tell show list explain summarise summarize describe define compare""".split())
 # "Is it true that ...", "it was reported that ...": an "it" that points at nothing.
-_IMPERSONAL = re.compile(r"^(true|false|likely|unlikely|possible|reported|known|clear|"
-                         r"confirmed|expected|said|rumou?red|the case)$")
+_IMPERSONAL = frozenset("""true false likely unlikely possible reported known clear confirmed
+expected said rumoured rumored""".split())
 _FRAGMENT_LENGTH = 3  # "How much exactly?": at most this many words and no name is a fragment
 _ASKS_FOR_SOMEONE = re.compile(r"^\s*(and\s+)?(who|whom|which|what (company|team|club|"
                                r"country|nation|player|person|firm|startup|organi[sz]ation|"
@@ -174,7 +172,8 @@ class FollowUps:
     def route(self, question: str) -> Route:
         """Whether `question` needs the conversation, and why."""
         if match := _CONTINUATION.match(question) or _ELSE.search(question):
-            return Route(True, f"continues the conversation ('{match.group().strip().lower()}')")
+            opening = match.group().strip().lower()
+            return Route(True, f"continues the conversation ('{opening}')")
         tokens = _tokens(question)
         found = names(question)
         named = [p for p, _ in found]
@@ -241,8 +240,8 @@ class FollowUps:
         return bool(self.outlets(name))
 
     def _answered_name(self, answer: str, question: str) -> list[str]:
-        """The names in `answer`'s first lines that are not its outlets, dates or the
-        question's own names: who the answer said it was."""
+        """The names in `answer`, in order, that are not outlets or the question's own
+        names (an abstention names nobody): who the answer said it was."""
         if answer.strip().startswith(NOT_FOUND):
             return []
         asked = question.casefold()
@@ -292,14 +291,14 @@ def _refers(tokens: list[_Token], index: int) -> bool:
     before = tokens[index - 1].lower if index > 0 else None
     if word in _PRONOUNS:
         return not (word == "it" and after is not None and (
-            _IMPERSONAL.match(after) or after in ("is", "was") and index + 2 < len(tokens)
-            and _IMPERSONAL.match(tokens[index + 2].lower)))
+            after in _IMPERSONAL or after in ("is", "was") and index + 2 < len(tokens)
+            and tokens[index + 2].lower in _IMPERSONAL))
     if after is None:
         return True
     if after in _TIME_NOUNS:
         return False
-    if word == "that" and before is not None and (_CLAUSE_VERBS.match(before) or
+    if word == "that" and before is not None and (before in _CLAUSE_WORDS or
                                                   before not in _FUNCTION_WORDS):
         return False
-    return after in _DEMONSTRATIVE_VERBS or bool(_CLAUSE_VERBS.match(after)) or \
+    return after in _DEMONSTRATIVE_VERBS or after in _CLAUSE_WORDS or \
         after.removesuffix("s") in _ANAPHORIC_NOUNS or after in ("one", "ones")

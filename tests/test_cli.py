@@ -93,3 +93,17 @@ def test_chat_and_command_line_give_the_same_answers_under_the_same_settings(
         command_line.append(json.loads(capsys.readouterr().out)["answer"])
     assert chat_answers(lenient) == command_line
     assert chat_answers({}) != command_line  # the setting matters on these questions
+
+
+def test_ingest_names_the_outlet_of_files_that_name_none(tmp_path, capsys):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "bridge.txt").write_text("Date: 2023-10-05\nThe old bridge will close for "
+                                       "repairs in November, the council said.\n")
+    index = str(tmp_path / "idx")
+    assert main(["ingest", str(folder), "--index", index, "--default-source", "River Post",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["search", "bridge repairs", "--index", index, "--json"]) == 0
+    [hit] = json.loads(capsys.readouterr().out)
+    assert (hit["source"], hit["date"][:10]) == ("River Post", "2023-10-05")

@@ -50,8 +50,11 @@ SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica N
 FEEDS_REFRESH = 30  # seconds between updates of the index panel while feeds are watched
 EMPTY_QUESTION = "Type a question about the news first, or pick one of the examples."
 
+# Gradio gives every block an inline `overflow: visible`, hence `!important`: without it
+# the sources of a long answer ran out of their column, under the timeline and the footer.
 CSS = """
-#sources-panel { max-height: 640px; overflow-y: auto; }
+#sources-panel { max-height: min(640px, 70vh); overflow-y: auto !important;
+  overscroll-behavior: contain; }
 #sources-panel details.turn { border: 1px solid var(--border-color-primary);
   border-radius: 8px; margin-bottom: 8px; padding: 4px 10px; }
 #sources-panel summary { cursor: pointer; font-weight: 600; padding: 4px 0; }

@@ -294,6 +294,41 @@ def test_text_without_front_matter_takes_first_line_as_title(tmp_path):
     assert article.published_at is None
 
 
+@pytest.mark.parametrize("key", ["date", "published"])
+def test_front_matter_date_and_published_are_the_date(tmp_path, key):
+    [article] = load([write(tmp_path / "m.md", f"---\n{key}: 2023-11-02\n---\n{MARKETS}\n")])
+    assert article.published_at == utc(2023, 11, 2)
+
+
+def test_header_lines_under_a_title_give_date_outlet_and_author(tmp_path):
+    path = write(tmp_path / "bridge.txt", "Bridge to close in November\nDate: 5 October 2023\n"
+                                          "Source: River Post\nBy: Ann Lee\n\n" + BRIDGE + "\n")
+    [article] = load([path])
+    assert (article.title, article.source, article.authors) == (
+        "Bridge to close in November", "River Post", ("Ann Lee",))
+    assert article.published_at == utc(2023, 10, 5)
+    assert article.body == BRIDGE
+
+
+def test_a_date_line_at_the_top_is_the_date_and_not_the_body(tmp_path):
+    [article] = load([write(tmp_path / "m.txt", f"Date: 2023-10-06\n{MARKETS}\n")])
+    assert article.published_at == utc(2023, 10, 6) and article.body == MARKETS
+
+
+def test_other_colon_lines_stay_body_and_no_date_is_guessed(tmp_path):
+    text = f"Note: markets were volatile.\n{MARKETS}"
+    [article] = load([write(tmp_path / "note.txt", text + "\n")])
+    assert article.body == text and article.published_at is None  # not the file's mtime
+
+
+def test_default_source_names_only_articles_without_an_outlet(tmp_path):
+    write(tmp_path / "news" / "a.txt", BRIDGE)
+    write_json(tmp_path / "news" / "b.json", {"body": MARKETS, "source": "Wire"})
+    found = load([tmp_path / "news"], default_source="River Post")
+    assert [a.source for a in articles(list(found))] == ["River Post", "Wire"]
+    assert [a.source for a in articles(list(load([tmp_path / "news"])))] == [None, "Wire"]
+
+
 def test_markdown_rule_at_the_top_is_not_front_matter(tmp_path):
     text = "---\nA line of prose, not a key.\n---\n" + MARKETS
     [article] = load([write(tmp_path / "rule.md", text)])

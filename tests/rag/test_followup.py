@@ -156,12 +156,12 @@ def test_the_conversation_set_is_routed_right(followups):
 
 def test_scoring_catches_every_kind_of_mistake():
     cases = [Case("a", (RUGBY,), "What did OpenAI do?", False),
-             Case("b", (RUGBY,), "Who did they beat?", True, carry=("South Africa",)),
+             Case("b", (RUGBY,), "Who did they beat?", True, carry=("Everton",)),
              Case("c", (RUGBY,), "What did TechCrunch say?", True, carry=("final",),
                   not_carry=("Sporting News",))]
-    outcomes = score(cases, lambda question, history: f"{question} ({history[0][0]})")
+    outcomes = score(cases, lambda question, history: f"{question} ({history[0][1]})")
     assert [o.problem for o in outcomes] == [
-        "read as a follow-up", "does not carry South Africa", "carries Sporting News"]
+        "read as a follow-up", "does not carry Everton", "carries Sporting News"]
     assert report(outcomes).startswith("all questions           0 / 3")
 
 

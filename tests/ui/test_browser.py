@@ -126,6 +126,31 @@ def test_an_outlet_filter_limits_the_sources(page):
     assert outlets and set(outlets) == {"Valley Herald"}
 
 
+def test_an_empty_date_range_says_which_dates_the_index_covers(page):
+    page.locator("#filters").get_by_text("Filters for the next questions").click()
+    page.locator("#since textarea").fill("2030-01-01")
+    page.locator("#until textarea").fill("2030-02-01")
+    ask(page, TRAM)
+    note = page.locator("#chat .bot .note").last  # above the answer, in the chat
+    expect(note).to_have_text(re.compile(r"No articles between 2030-01-01 and 2030-02-01; "
+                                         r"the index covers 2024-03-04 to 2024-\d\d-\d\d\."))
+
+
+def test_the_sources_panel_scrolls_within_its_column(page):
+    ask(page, TRAM)
+    panel, timeline = page.locator("#sources-panel"), page.locator("#timeline")
+    expect(timeline).to_be_visible()
+    # Many answers' sources: the panel grows to its limit, then scrolls.
+    panel.evaluate("e => { const list = e.querySelector('ol.sources'); "
+                   "const entry = list.querySelector('li'); "
+                   "for (let i = 0; i < 30; i++) list.appendChild(entry.cloneNode(true)); }")
+    assert panel.evaluate("e => e.scrollHeight > e.clientHeight")
+    assert panel.evaluate("e => getComputedStyle(e).overflowY") == "auto"
+    box, below = panel.bounding_box(), timeline.bounding_box()
+    assert box["y"] + box["height"] <= below["y"]
+    assert box["height"] <= page.viewport_size["height"]
+
+
 def test_an_example_question_is_asked_with_one_click(page):
     example = page.locator("#chat button").filter(has_text="What did").first
     expect(example).to_be_visible()

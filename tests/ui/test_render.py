@@ -72,6 +72,27 @@ def test_chat_messages_alternate_user_and_assistant_with_linked_markers():
     assert 'href="#src-1-2"' in messages[1]["content"]
 
 
+def test_notices_stand_above_their_answer_escaped():
+    turn = Turn("q", cited_answer(), ("The question has 3,157 characters; only <its> first "
+                                      "1,994 were read.",))
+    reply = render.chat_messages([turn])[1]["content"]
+    assert reply.startswith('<div class="note">The question has 3,157 characters; only '
+                            '&#60;its&#62; first 1,994 were read.</div><div class="answer">')
+    assert render.chat_messages([Turn("q", cited_answer())])[1]["content"].startswith(
+        '<div class="answer">')
+
+
+def test_an_article_without_outlet_or_date_shows_neither():
+    bare = passage(source=None, when=None)
+    head = render.source_html(1, render.Source(1, bare, ((4, 11),)))
+    assert "Unknown outlet" not in head and "date unknown" not in head
+    assert '<span class="marker">&#91;1&#93;</span> </div>' in head
+    dated = render.source_html(1, render.Source(1, passage(source=None)))
+    assert '<span class="date">2024&#45;03&#45;04</span></div>' in dated
+    assert 'class="outlet"' not in dated
+    assert render.status_html(Overview(articles=3)) == '<div class="status">3 articles.</div>'
+
+
 def test_highlighted_marks_merged_spans_in_escaped_text():
     marked = render.highlighted("a <x> b c", [(0, 3), (2, 5), (8, 9)])
     assert marked == "<mark>a &#60;x&#62;</mark> b <mark>c</mark>"
