@@ -128,8 +128,9 @@ def normalise_answer(text: str) -> str:
 
 
 def lead(answer: str) -> str | None:
-    """The answer's lead: its first line when that line is a direct answer, None when the
-    answer opens with a quote ("- ..." or "“...") or says nothing.
+    """The answer's lead: its first line, citation markers removed, when that line is a
+    direct answer; None when the answer opens with a quote ("- ..." or "“...") or says
+    nothing.
 
     Extractive answers put the direct answer ("Emma Hayes [1].", "Yes [1][2].") on the first
     line and the supporting quotes below it, one "- " line each; a generated answer is one
@@ -138,7 +139,7 @@ def lead(answer: str) -> str | None:
     first = answer.strip().split("\n", 1)[0].strip()
     if not first or first.startswith(("- ", "“", '"')):
         return None
-    return first
+    return " ".join(MARKER.sub(" ", first).split())
 
 
 def lead_indicators(answer: str, abstained: bool, golds: str | Sequence[str],
@@ -161,8 +162,7 @@ def lead_indicators(answer: str, abstained: bool, golds: str | Sequence[str],
 def exact_match(answer: str, golds: str | Sequence[str]) -> float:
     """Strict exact match: 1.0 if the normalised answer equals some normalised gold answer.
 
-    Pass the answer's lead (`lead`) to score an answer that quotes its evidence below it;
-    markers ("[1]") are punctuation and digits: strip them first (`MARKER.sub`).
+    Pass the answer's lead (`lead`) to score an answer that quotes its evidence below it.
 
     For a yes/no gold answer the answer's first word decides ("Yes, both report it" matches
     "Yes"), so a reply that opens with the verdict and then explains is not penalised.

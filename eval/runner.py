@@ -39,7 +39,6 @@ from tqdm import tqdm
 
 from newscite.eval import metrics
 from newscite.eval.questions import Question
-from newscite.text import MARKER
 from newscite.types import Answer, Passage
 
 logger = logging.getLogger(__name__)
@@ -318,8 +317,7 @@ def _answer_scores(question: Question, reply: Answer, passages: list[Passage]) -
                                           question.unanswerable))
     if not question.unanswerable:
         first = metrics.lead(reply.text) if not reply.abstained else None
-        scores["exact_match"] = metrics.exact_match(MARKER.sub(" ", first), question.answers) \
-            if first else 0.0
+        scores["exact_match"] = metrics.exact_match(first, question.answers) if first else 0.0
         scores["gold_contained"] = metrics.gold_contained(reply.text, question.answers)
         scores["lenient_match"] = metrics.lenient_match(reply.text, question.answers)
     if not reply.abstained:

@@ -138,7 +138,11 @@ def fit(examples: list[Example]) -> AnswerModels:
                             "threshold": _lead_threshold(rows, labels, groups)})
     verdicts = [(e.analysis.verdict, verdict_label(e)) for e in examples]
     verdicts = [(row, label) for row, label in verdicts if label is not None]
-    verdict = fit_logistic([r for r, _ in verdicts], [label for _, label in verdicts])
+    verdict_rows, verdict_labels = [r for r, _ in verdicts], [label for _, label in verdicts]
+    verdict = fit_logistic(verdict_rows, verdict_labels)
+    verdict = Logistic(**{**verdict.__dict__, "threshold": _verdict_threshold(
+        verdict_labels, out_of_fold(verdict_rows, verdict_labels,
+                                    list(range(len(verdict_rows)))))})
     scored = [e for e in examples if e.analysis.abstain]
     abstain_rows = [e.analysis.abstain for e in scored]
     abstain_labels = [int(e.question.unanswerable) for e in scored]
@@ -167,19 +171,32 @@ def _lead_threshold(rows: list[dict], labels: list[int], groups: list[int]) -> f
     return float(threshold)
 
 
+def _verdict_threshold(labels: list[int], probabilities: np.ndarray) -> float:
+    """The lowest confidence, max(p, 1 - p), from which the out-of-fold verdicts shown are
+    right at least `RECIPE.verdict_precision_target` of the time (0.5: always shown)."""
+    confidence = np.maximum(probabilities, 1 - probabilities)
+    right = (probabilities >= 0.5) == np.asarray(labels, dtype=bool)
+    order = np.argsort(-confidence)
+    precision = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+    reached = np.flatnonzero(precision >= RECIPE.verdict_precision_target)
+    return 0.5 if not len(reached) or reached[-1] == len(order) - 1 else \
+        float(confidence[order][reached[-1]])
+
+
 def _abstain_threshold(examples: list[Example], probabilities: np.ndarray) -> float:
-    """The threshold with the best F1 of abstention (hard rules included) whose false
-    abstentions stay at most `RECIPE.false_abstention_target`."""
+    """The threshold whose abstention (hard rules included) has the best worse-of precision
+    and recall, with false abstentions at most `RECIPE.false_abstention_target`: both
+    figures matter to a reader, and F1 would trade precision away for recall."""
     unanswerable = np.array([e.question.unanswerable for e in examples])
     guarded = np.array([e.guarded for e in examples])
-    best, best_f1 = 1.0, -1.0
+    best, best_worse = 1.0, -1.0
     for threshold in np.unique(np.round(probabilities, 3)):
         abstained = guarded | (probabilities >= threshold)
         false_rate = abstained[~unanswerable].mean()
         true = (abstained & unanswerable).sum()
-        f1 = 2 * true / (abstained.sum() + unanswerable.sum())
-        if false_rate <= RECIPE.false_abstention_target and f1 > best_f1:
-            best, best_f1 = float(threshold), f1
+        worse = min(true / max(abstained.sum(), 1), true / max(unanswerable.sum(), 1))
+        if false_rate <= RECIPE.false_abstention_target and worse > best_worse:
+            best, best_worse = float(threshold), worse
     return best
 
 

@@ -63,9 +63,6 @@ class Recipe:
     # The hand-set candidate model's probability from which a lead is shown (a trained
     # weights file carries its own, chosen by cross-validation for lead precision).
     lead_threshold: float = 0.5
-    # A Yes/No lead is shown only when the verdict model's probability is at least this far
-    # from 0.5 (0: always decide; a wrong lead is worse than none).
-    verdict_margin: float = 0.0
     # Quotes: at most 3; drawn from the 12 best sentences; a quote holds the answer or at
     # least 30% of the question's key words and 4 content words (fillers such as "Here are
     # the details:" have fewer); a quote whose words overlap a chosen one's by 60% or more
@@ -82,6 +79,7 @@ class Recipe:
     train_folds: int = 5
     train_regularisation: float = 1.0
     lead_precision_target: float = 0.9
+    verdict_precision_target: float = 0.0
     false_abstention_target: float = 0.04
     # Earlier turns a follow-up may draw on, and passages an LLM is shown (6 passages of 320
     # word pieces and the prompt fit the in-process model's default 4,096-token context).

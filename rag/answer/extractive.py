@@ -101,7 +101,11 @@ class ExtractiveAnswerer:
     def run(self, query: Query, passages: list[Passage]) -> Answer:
         if not passages:
             return Answer(question=query.text, text=NOT_FOUND, abstained=True)
-        analysis = self.analyse(query, passages)
+        return self.compose(self.analyse(query, passages), passages)
+
+    def compose(self, analysis: Analysis, passages: list[Passage]) -> Answer:
+        """The answer decided from an analysis of `passages` (see the module docstring)."""
+        query = analysis.query
         if not self.answerable(analysis, passages):
             return self.abstain(query, passages)
         lead, answer_text, lead_sentences = self._lead(analysis, passages)
@@ -159,9 +163,9 @@ class ExtractiveAnswerer:
                 f"{best.text} {best.unit}"
             return shown, best.text, [ranked[best.positions[0]]]
         if asked.kind in (Kind.YES_NO, Kind.CHOICE) and analysis.verdict:
-            probability = self.models.verdict.probability(analysis.verdict)
-            margin = abs(probability - 0.5)
-            if margin < RECIPE.verdict_margin:
+            model = self.models.verdict
+            probability = model.probability(analysis.verdict)
+            if max(probability, 1 - probability) < model.threshold:
                 return None, None, []
             agrees = probability >= 0.5
             if asked.kind is Kind.CHOICE:

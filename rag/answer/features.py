@@ -25,12 +25,20 @@ from newscite.rag.citations import content_words
 from newscite.rag.query import Query
 from newscite.types import Passage
 
-# Words of a question that claim a difference, or an agreement, between two reports.
-_CONTRAST = re.compile(r"\b(differ\w*|dissimilar|inconsisten\w*|chang\w*|contradict\w*|"
-                       r"discrepan\w*|contrast\w*|unlike|shift\w*|diverg\w*|opposite|"
-                       r"unrelated|separate|distinct)\b", re.I)
-_AGREEMENT = re.compile(r"\b(same|consisten\w*|similar\w*|both|also|agree\w*|align\w*|"
-                        r"maintain\w*|remain\w*|continu\w*|unchanged)\b", re.I)
+# Families of words by which a yes/no question claims a difference, or an agreement,
+# between reports: each family is one feature, so that the verdict model learns how much
+# each kind of claim needs the evidence to agree.
+_CLAIMS = {
+    "claims_difference": r"differ\w*|dissimilar|distinct|separate|unrelated|opposite",
+    "claims_inconsistency": r"inconsisten\w*|contradict\w*|discrepan\w*|conflict\w*",
+    "claims_change": r"chang\w*|shift\w*|diverg\w*|evolv\w*",
+    "claims_contrast": r"contrast\w*|unlike|whereas|in contrast",
+    "claims_consistency": r"(?<!in)consisten\w*|agree\w*|align\w*|unchanged|maintain\w*",
+    "claims_sameness": r"same|similar\w*|both|also",
+    "claims_pair": r"while|and does|and did|and is|and was",
+}
+_CLAIM_PATTERNS = {name: re.compile(rf"\b(?:{words})\b", re.I)
+                   for name, words in _CLAIMS.items()}
 _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|lack\w*|fail\w*|denied|"
                        r"denies|refused|rejected)\b|n[’']t\b", re.I)
 _ORDER = re.compile(r"\b(before|earlier|prior to|preceding|after|later|subsequent\w*|"
@@ -86,8 +94,8 @@ def verdict_features(query: Query, asked: Asked, ranked: list[Sentence],
     asked_days = set(query.dates)
     seen_days = {p.published_at.date() for p in passages if p.published_at}
     return {
-        "contrast_words": float(len(_CONTRAST.findall(query.text))),
-        "agreement_words": float(len(_AGREEMENT.findall(query.text))),
+        **{name: float(bool(pattern.search(query.text)))
+           for name, pattern in _CLAIM_PATTERNS.items()},
         "question_negated": float(question_negated),
         "order_words": float(bool(_ORDER.search(query.text))),
         "date_order": _date_order(query, sides, passages),

@@ -32,7 +32,8 @@ FORMAT = "newscite-answer-weights/1"
 @dataclass(frozen=True)
 class Logistic:
     """p = sigmoid(intercept + sum(coef_f * (x_f - mean_f) / scale_f)); `threshold` is the
-    probability from which the model's "yes" is acted on."""
+    probability from which the model's "yes" is acted on (for the verdict model: the
+    confidence, max(p, 1 - p), from which a Yes or No is shown)."""
 
     coef: dict[str, float]
     intercept: float = 0.0
@@ -65,7 +66,7 @@ HAND_CANDIDATE = Logistic(coef={"best_score": 4.0, "named_outlet_share": 2.0,
                                 "in_question": -4.0, "person_asked_multiword": 1.0,
                                 "unit_matches": 1.5, "is_outlet": -2.0},
                           intercept=-3.5, threshold=RECIPE.lead_threshold)
-HAND_VERDICT = Logistic(coef={"negation_mismatch": -4.0, "contrast_words": -0.5,
+HAND_VERDICT = Logistic(coef={"negation_mismatch": -4.0, "claims_inconsistency": -1.0,
                               "date_order": 1.0, "support_min": 2.0},
                         intercept=0.5, threshold=0.5)
 HAND_ABSTAIN = Logistic(coef={"missing_terms": 1.5, "missing_word_share": 4.0,
