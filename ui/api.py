@@ -51,15 +51,16 @@ class AskResult(TypedDict):
     """What /ask returns: the answer text with [n] markers and its citations as data.
 
     `origin` is "extractive", "generated" or "fallback" (the LLM failed or cited nothing
-    valid, so the extractive answer replaced it); `notice` says why when there is a reason
-    to ("" otherwise); `abstained` is True when the index holds no answer.
+    valid, so the extractive answer replaced it); `notices` are what the reader should know
+    (the LLM failed, the question was cut, a date range holds no article), in order;
+    `abstained` is True when the index holds no answer.
     """
 
     question: str
     answer: str
     abstained: bool
     origin: str
-    notice: str
+    notices: list[str]
     citations: list[CitationRecord]
 
 
@@ -94,23 +95,23 @@ def citation_record(citation: Citation) -> CitationRecord:
             "title": p.title, "url": p.url, "quote": quote}
 
 
-def answer_record(answer: Answer, notice: str = "") -> AskResult:
+def answer_record(answer: Answer, notices: Sequence[str] = ()) -> AskResult:
     """`answer` as JSON-able data for API clients, citations in marker order."""
     return {"question": answer.question, "answer": answer.text, "abstained": answer.abstained,
-            "origin": answer.origin, "notice": notice,
+            "origin": answer.origin, "notices": list(notices),
             "citations": [citation_record(c) for c in
                           sorted(answer.citations, key=lambda c: c.n)]}
 
 
-def final_answer(events: Iterable[Event]) -> tuple[Answer, str]:
-    """The `Final` answer of a streamed answer's events and its last `Notice` ('' if none);
+def final_answer(events: Iterable[Event]) -> tuple[Answer, list[str]]:
+    """The `Final` answer of a streamed answer's events and its `Notice` messages, in order;
     `Text` and `Retracted` only matter to a reader watching the stream."""
-    notice = ""
+    notices = []
     for event in events:
         if isinstance(event, Notice):
-            notice = event.message
+            notices.append(event.message)
         elif isinstance(event, Final):
-            return event.answer, notice
+            return event.answer, notices
     raise RuntimeError("the answer stream ended without a final answer")
 
 
@@ -135,13 +136,13 @@ def ask_endpoint(backend: Backend) -> Callable[..., AskResult]:
             if not 1 <= int(k) <= MAX_PASSAGES:
                 raise ValueError(f"k must be between 1 and {MAX_PASSAGES}, not {k}.")
             filters = parse_filters(since, until, outlets)
-            answer, notice = final_answer(backend.ask(question or "", (), filters, None,
+            answer, notices = final_answer(backend.ask(question or "", (), filters, None,
                                                       int(k)))
         except (Unavailable, ValueError) as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception:  # noqa: BLE001 - the client gets a message, the log the details
             log.exception("answering %r over the API failed", question)
             raise gr.Error(FAILED, print_exception=False) from None
-        return answer_record(answer, notice)
+        return answer_record(answer, notices)
 
     return ask

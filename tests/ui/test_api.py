@@ -54,10 +54,10 @@ def test_an_answer_becomes_data_with_one_verbatim_quote_per_cited_span():
                     citations=[Citation(2, undated, None), Citation(1, passage(), (29, 66)),
                                Citation(1, passage(), (0, 28))],
                     passages=[passage(), undated], origin="fallback")
-    record = answer_record(answer, "The LLM could not answer.")
+    record = answer_record(answer, ["The LLM could not answer."])
     assert {k: v for k, v in record.items() if k != "citations"} == {
         "question": "How much?", "answer": answer.text, "abstained": False,
-        "origin": "fallback", "notice": "The LLM could not answer."}
+        "origin": "fallback", "notices": ["The LLM could not answer."]}
     assert record["citations"] == [
         {"n": 1, "outlet": "Harbor Gazette", "date": "2024-03-04",
          "title": "Council approves tram", "url": "https://h.example/a",
@@ -70,12 +70,13 @@ def test_an_answer_becomes_data_with_one_verbatim_quote_per_cited_span():
     assert json.loads(json.dumps(record)) == record
 
 
-def test_the_final_answer_and_the_last_notice_are_kept_from_the_events():
+def test_the_final_answer_and_every_notice_are_kept_from_the_events():
     answer = Answer(question="q", text="a [1]")
-    events = [Text("draft"), Retracted(), Notice("The LLM could not answer."), Text("a [1]"),
-              Final(answer)]
-    assert final_answer(events) == (answer, "The LLM could not answer.")
-    assert final_answer([Final(answer)]) == (answer, "")
+    events = [Notice("The question was cut."), Text("draft"), Retracted(),
+              Notice("The LLM could not answer."), Text("a [1]"), Final(answer)]
+    assert final_answer(events) == (answer, ["The question was cut.",
+                                             "The LLM could not answer."])
+    assert final_answer([Final(answer)]) == (answer, [])
     with pytest.raises(RuntimeError, match="without a final answer"):
         final_answer([Text("cut off")])
 
