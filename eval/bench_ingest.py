@@ -32,8 +32,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from newscite.eval.benchkit import (CORPUS, ROOT, StageTimer, dev_questions, folder_bytes,
-                           peak_rss_bytes, print_table, retrieval_quality, write_json)
+from newscite.eval.benchkit import (
+    CORPUS,
+    ROOT,
+    StageTimer,
+    dev_questions,
+    folder_bytes,
+    peak_rss_bytes,
+    print_table,
+    retrieval_quality,
+    write_json,
+)
 
 NEW_SHARE = 0.1
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200  # the LangChain tutorial's splitter settings

@@ -37,8 +37,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from newscite.eval.benchkit import (ROOT, StageTimer, dev_questions, percentiles, print_table,
-                           write_json)
+from newscite.eval.benchkit import (
+    ROOT,
+    StageTimer,
+    dev_questions,
+    percentiles,
+    print_table,
+    write_json,
+)
 
 STAGES = ["parse", "query embedding", "dense", "bm25", "passages", "fusion", "answer", "total"]
 STARTUP_QUESTION = "Which missile defense system did Kyiv ask NATO allies for?"

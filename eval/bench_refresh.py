@@ -23,11 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from newscite import factory
+from newscite.config import Config
 from newscite.index.fetch import Fetcher
 from newscite.index.loaders.web import WebLoader
 from newscite.index.watch import Watcher
-from newscite import factory
-from newscite.config import Config
+
 from tests.index.conftest import NewsSite, article_page, rss
 
 SITES = 4

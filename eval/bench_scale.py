@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 import newscite  # noqa: F401  the OpenMP setting (newscite/__init__.py), before FAISS loads
-
 from newscite.eval.benchkit import peak_rss_bytes, percentiles, print_table, write_json
 
 DIMENSION = 384

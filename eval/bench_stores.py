@@ -30,11 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-from newscite.index.store import DenseKind
-from newscite.index.store.dense.milvus import (INSERT_BATCH, connect, create_collection,
-                                              expression, microseconds)
 from newscite import factory
 from newscite.config import Config
+from newscite.index.store import DenseKind
+from newscite.index.store.dense.milvus import (
+    INSERT_BATCH,
+    connect,
+    create_collection,
+    expression,
+    microseconds,
+)
 from newscite.types import Filters
 
 DIMENSION = 384

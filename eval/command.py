@@ -15,10 +15,10 @@ import hashlib
 import logging
 from pathlib import Path
 
+from newscite.config import Config
 from newscite.eval.questions import load_questions
 from newscite.eval.report import write_report
 from newscite.eval.runner import run_eval
-from newscite.config import Config
 
 log = logging.getLogger(__name__)
 

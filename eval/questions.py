@@ -39,8 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from newscite.types import as_utc, normalise_url
 from newscite.index.clean import clean_text
+from newscite.types import as_utc, normalise_url
 
 NULL_QUERY_TYPE = "null_query"
 ARTICLE_ID_PATTERN = re.compile(r"[0-9a-f]{16}")

@@ -28,11 +28,11 @@ import numpy as np
 from tqdm import tqdm
 
 from newscite.index import loaders
-from newscite.types import Article, Chunk, Coverage, IngestSummary, Rejection
 from newscite.index.chunking import SentenceChunker
 from newscite.index.dedup import Deduplicator
 from newscite.index.embedding import Embedder
 from newscite.index.store import IngestTarget, content_hash
+from newscite.types import Article, Chunk, Coverage, IngestSummary, Rejection
 
 log = logging.getLogger(__name__)
 

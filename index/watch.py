@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
-from newscite.types import Article, IngestSummary, Rejection
 from newscite.index.loaders.web import Entry, WebLoader
+from newscite.types import Article, IngestSummary, Rejection
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,11 @@ import logging
 import sqlite3
 import sys
 import textwrap
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from typing import Sequence
 
-from newscite.types import IngestSummary, as_utc
 from newscite.config import SETTINGS, Config, ConfigError
-from newscite.types import Answer, Filters, Passage
+from newscite.types import Answer, Filters, IngestSummary, Passage, as_utc
 
 log = logging.getLogger("newscite")
 
@@ -292,9 +291,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 def _ingest(args: argparse.Namespace, config: Config) -> IngestSummary:
     """Ingest the files and folders named, and the pages behind the URLs named."""
+    from newscite import factory
     from newscite.index import loaders
     from newscite.index.loaders.web import WebLoader, is_url
-    from newscite import factory
 
     urls = [path for path in args.paths if is_url(path)]
     files = [path for path in args.paths if not is_url(path)]

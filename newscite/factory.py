@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newscite.types import Article, IngestSummary
+from newscite.config import Config
 from newscite.index.chunking import SentenceChunker
 from newscite.index.dedup import Deduplicator
 from newscite.index.embedding import Embedder
@@ -23,11 +23,11 @@ from newscite.index.ingest import Ingester, index_identity
 from newscite.index.loaders.web import WebLoader
 from newscite.index.store import Store
 from newscite.index.watch import STATE_NAME, Ingest, Watcher
-from newscite.config import Config
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import NewsRAG
 from newscite.rag.rerank import CrossEncoderReranker
 from newscite.rag.retrieve import Retriever, Weights
+from newscite.types import Article, IngestSummary
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

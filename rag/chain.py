@@ -45,8 +45,17 @@ from newscite.rag.prompt import answer_messages, condense_messages
 from newscite.rag.query import Query
 from newscite.rag.retrieve import Retriever
 from newscite.recipe import RECIPE
-from newscite.types import (Answer, Event, Filters, Final, LLMUnavailable, Notice, Passage,
-                            Retracted, Text)
+from newscite.types import (
+    Answer,
+    Event,
+    Filters,
+    Final,
+    LLMUnavailable,
+    Notice,
+    Passage,
+    Retracted,
+    Text,
+)
 
 log = logging.getLogger(__name__)
 

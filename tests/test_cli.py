@@ -76,8 +76,8 @@ def test_chat_and_command_line_give_the_same_answers_under_the_same_settings(
     does. A non-default min_coverage (from the environment, as a user would set it) must
     change some answers, and both must change the same way."""
     from newscite.config import Config
-    from newscite.ui.backend import Backend
     from newscite.types import Final
+    from newscite.ui.backend import Backend
 
     def chat_answers(environ):
         backend = Backend(Config.load({"index": str(news_index)}, environ=environ))

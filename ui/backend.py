@@ -21,16 +21,15 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
+from newscite import factory
+from newscite.config import Config
 from newscite.index import loaders
-from newscite.types import Article, IngestSummary, Rejection
 from newscite.index.dedup import Deduplicator
 from newscite.index.ingest import Ingester
 from newscite.index.store import IndexLockedError, IndexMismatchError
 from newscite.index.watch import read_reports
-from newscite import factory
 from newscite.rag.chain import AnswerMode, NewsRAG
-from newscite.config import Config
-from newscite.types import Event, Filters
+from newscite.types import Article, Event, Filters, IngestSummary, Rejection
 from newscite.ui import uploads
 from newscite.ui.freshness import Follower, committed_generation
 from newscite.ui.render import Overview

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Collection, Iterable, Sequence
 
-from newscite.types import Coverage, IngestSummary, Rejection
 from newscite.index.watch import FeedReport
 from newscite.text import MARKER
-from newscite.types import Answer, Passage
+from newscite.types import Answer, Coverage, IngestSummary, Passage, Rejection
 
 # Characters that HTML, Markdown, KaTeX or Gradio's JS templates would interpret.
 _SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`\\*_[](){}#+-!|~$=:"}

@@ -19,8 +19,8 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
-from newscite.types import Rejection
 from newscite.index.loaders import LOADERS
+from newscite.types import Rejection
 
 EXTENSIONS = tuple(LOADERS)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

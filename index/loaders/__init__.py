@@ -15,13 +15,13 @@ Example:
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
-from newscite.types import Article, Rejection
 from newscite.index.loaders import feeds, html, json, jsonl, text
 from newscite.index.loaders.records import check_field_map
+from newscite.types import Article, Rejection
 
 logger = logging.getLogger(__name__)
 

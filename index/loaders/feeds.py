@@ -21,9 +21,9 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from newscite.types import Article, Rejection
 from newscite.index.loaders.decode import read_bytes
 from newscite.index.loaders.records import from_record
+from newscite.types import Article, Rejection
 
 logger = logging.getLogger(__name__)
 

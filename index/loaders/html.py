@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import trafilatura
 from trafilatura.settings import set_date_params
 
-from newscite.types import Article, Rejection
 from newscite.index.loaders.decode import read_text
 from newscite.index.loaders.records import from_record
+from newscite.types import Article, Rejection
 
 
 def load(path: Path, field_map: Mapping[str, str] | None = None) -> Iterator[Article | Rejection]:

@@ -9,9 +9,9 @@ import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from newscite.types import Article, Rejection
 from newscite.index.loaders.decode import read_text
 from newscite.index.loaders.records import from_record
+from newscite.types import Article, Rejection
 
 WRAPPER_KEYS = ("articles", "data", "items")
 

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 from dateutil import parser as dateparser
 
-from newscite.types import Article, Rejection, as_utc
 from newscite.index.clean import clean_text, clean_title
+from newscite.types import Article, Rejection, as_utc
 
 logger = logging.getLogger(__name__)
 

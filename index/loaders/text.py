@@ -35,9 +35,9 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from newscite.types import Article, Rejection
 from newscite.index.loaders.decode import read_text
 from newscite.index.loaders.records import from_record
+from newscite.types import Article, Rejection
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*$\n?", re.DOTALL | re.MULTILINE)
 _KEY_VALUE = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:[ \t]*(.*)$")

@@ -30,10 +30,10 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from newscite.types import Article, Rejection
 from newscite.index.fetch import Fetcher, FetchError, Page
 from newscite.index.loaders import feeds, html
 from newscite.index.loaders.decode import decode_text
+from newscite.types import Article, Rejection
 
 log = logging.getLogger(__name__)
 

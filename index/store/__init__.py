@@ -13,12 +13,23 @@ Example:
     ...     store.upsert([(article, chunks, vectors)])
 """
 
-from newscite.index.store.catalog import (DB_NAME, MANIFEST_NAME, Catalog, IndexLockedError,
-                                          IndexMismatchError, read_manifest)
+from newscite.index.store.catalog import (
+                                          DB_NAME,
+                                          MANIFEST_NAME,
+                                          Catalog,
+                                          IndexLockedError,
+                                          IndexMismatchError,
+                                          read_manifest,
+)
 from newscite.index.store.composite import Store
 from newscite.index.store.dense import DenseIndex, DenseKind
-from newscite.index.store.protocols import (CheckTarget, IndexInfo, IngestTarget, RemoveTarget,
-                                            SearchIndex)
+from newscite.index.store.protocols import (
+                                          CheckTarget,
+                                          IndexInfo,
+                                          IngestTarget,
+                                          RemoveTarget,
+                                          SearchIndex,
+)
 from newscite.index.store.records import StoredArticle, content_hash
 
 __all__ = ["DB_NAME", "MANIFEST_NAME", "Catalog", "CheckTarget", "DenseIndex", "DenseKind",

@@ -34,9 +34,15 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from newscite.index.store.dense import DenseKind
-from newscite.index.store.records import (ChunkTable, StoredArticle, article_from_row,
-                                          article_values, coverage_from_json, coverage_json,
-                                          passage_from_row)
+from newscite.index.store.records import (
+    ChunkTable,
+    StoredArticle,
+    article_from_row,
+    article_values,
+    coverage_from_json,
+    coverage_json,
+    passage_from_row,
+)
 from newscite.types import Article, Chunk, Coverage, Passage, normalise_url
 
 FORMAT_VERSION = 1

@@ -8,8 +8,7 @@ import pytest
 
 from newscite.eval import metrics
 from newscite.eval.questions import load_questions
-from newscite.types import Coverage
-from newscite.types import Passage
+from newscite.types import Coverage, Passage
 
 FACT = "NATO foreign ministers met in Brussels."
 OTHER = "Ukraine asked for THAAD."

@@ -10,11 +10,10 @@ import stat
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from newscite.index.store import MANIFEST_NAME, Store
 from newscite.cli import main
+from newscite.index.store import MANIFEST_NAME, Store
 
 from tests.conftest import FIXTURES, ROOT
 

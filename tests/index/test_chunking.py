@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newscite.types import Article
 from newscite.index.chunking import HEADER_TOKENS, SentenceChunker, split_sentences
+from newscite.types import Article
 
 from tests.conftest import ROOT
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from newscite import factory
+
 from tests.conftest import build_index, multihop_or_skip
 
 # Ray resolves 127.0.0.1 to the machine's outward address, which a sandbox may not route back
@@ -52,11 +53,11 @@ def _chunks(index) -> list[tuple]:
 
 def test_ray_ingest_equals_single_process_ingest(ray_cluster, twenty_articles, tmp_path,
                                                  embedder, chunker):
+    from newscite.config import Config
     from newscite.index.dedup import Deduplicator
     from newscite.index.distributed import RayEncoder
     from newscite.index.ingest import Ingester, index_identity
     from newscite.index.store import Store
-    from newscite.config import Config
 
     # two nodes of one CPU each, two one-CPU actors: one embeds on each node
     assert len([node for node in ray.nodes() if node["Alive"]]) == 2
@@ -84,8 +85,8 @@ def test_ray_ingest_equals_single_process_ingest(ray_cluster, twenty_articles, t
 def test_workers_without_ray_installed_says_what_to_install(monkeypatch):
     import builtins
 
-    from newscite.index.distributed import RayEncoder
     from newscite.config import Config
+    from newscite.index.distributed import RayEncoder
 
     real_import = builtins.__import__
 

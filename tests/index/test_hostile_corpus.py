@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newscite.index import loaders
-from newscite.types import Article, Rejection
 from newscite.index.store import Store
+from newscite.types import Article, Rejection
 
 from tests.conftest import ROOT
 

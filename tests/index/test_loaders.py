@@ -10,12 +10,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import newscite.index.loaders as loaders
-from newscite.types import Article, Rejection
 from newscite.index.loaders import load
 from newscite.index.loaders.records import FIELDS, from_record
+from newscite.types import Article, Rejection
 
 MULTIHOP = Path(__file__).parents[2] / ".." / "shared" / "data" / "multihop-rag" / "corpus.json"
 

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from newscite.cli import main
+
 from tests.conftest import FIXTURES, ROOT
 
 pytest.importorskip("pymilvus", reason="the Milvus store needs pip install 'newscite[scale]'")

@@ -4,9 +4,9 @@ import sqlite3
 import numpy as np
 import pytest
 
-from newscite.index.chunking import SentenceChunker
 from newscite.index.store import IndexLockedError, IndexMismatchError, Store
 from newscite.types import Filters
+
 from tests.index.test_store_conformance import IDENTITY, _article, _item
 
 

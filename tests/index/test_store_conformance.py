@@ -7,10 +7,16 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from newscite.types import Article, Chunk
-from newscite.index.store import (CheckTarget, DenseIndex, IndexInfo, IngestTarget, RemoveTarget,
-                                   SearchIndex, Store)
-from newscite.types import Filters
+from newscite.index.store import (
+    CheckTarget,
+    DenseIndex,
+    IndexInfo,
+    IngestTarget,
+    RemoveTarget,
+    SearchIndex,
+    Store,
+)
+from newscite.types import Article, Chunk, Filters
 
 IDENTITY = {"model": "test-model", "dimension": 4, "chunker": "sentence", "chunk_tokens": 200,
             "chunk_overlap": 40}

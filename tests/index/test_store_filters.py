@@ -2,6 +2,7 @@ from datetime import datetime, timezone
 
 from newscite.index.store import Store
 from newscite.types import Filters
+
 from tests.index.test_store_conformance import IDENTITY, _article, _item
 
 

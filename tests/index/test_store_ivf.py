@@ -2,11 +2,11 @@ import faiss
 import numpy as np
 import pytest
 
-from newscite.types import Chunk
 from newscite.index.store import Store
 from newscite.index.store.dense import faiss as faiss_module
 from newscite.index.store.dense.faiss import ivf_lists
-from newscite.types import Filters
+from newscite.types import Chunk, Filters
+
 from tests.index.test_store_conformance import IDENTITY, _article
 
 N = 400

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from newscite.types import article_id
+from newscite.cli import main
 from newscite.index.dedup import Deduplicator
 from newscite.index.fetch import Fetcher
 from newscite.index.ingest import Ingester, index_identity
@@ -23,7 +23,8 @@ from newscite.index.loaders.html import from_html
 from newscite.index.loaders.web import WebLoader
 from newscite.index.store import Store
 from newscite.index.watch import STATE_NAME, Watcher, read_feed_list, read_reports
-from newscite.cli import main
+from newscite.types import article_id
+
 from tests.conftest import FIXTURES
 from tests.index.conftest import NewsSite, article_page, atom, rss
 

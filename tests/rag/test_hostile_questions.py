@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from newscite.cli import main
 from newscite.index.store import Store
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import MAX_QUESTION_CHARS, NewsRAG
-from newscite.cli import main
 from newscite.rag.retrieve import Retriever
 from newscite.types import Answer
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from newscite.eval.serving import stop
 from newscite.config import Config, ConfigError
-from newscite.rag.llm import LLMUnavailable, LlamaCppChat, check_server, make_chat_model
+from newscite.eval.serving import stop
+from newscite.rag.llm import LlamaCppChat, LLMUnavailable, check_server, make_chat_model
 
 QUESTION = "What is the capital of France? Answer in one sentence."
 

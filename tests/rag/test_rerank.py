@@ -3,8 +3,8 @@ each outlet's best candidates by the model's own scores, and a bad setting is na
 
 import pytest
 
-from newscite.index.store import Store
 from newscite.config import Config, ConfigError
+from newscite.index.store import Store
 from newscite.rag.rerank import CrossEncoderReranker
 from newscite.rag.retrieve import Retriever
 

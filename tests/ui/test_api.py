@@ -17,8 +17,7 @@ import pytest
 
 from newscite.eval.serving import served
 from newscite.types import Answer, Citation, Final, Notice, Passage, Retracted, Text
-from newscite.ui.api import (FAILED, answer_record, ask_endpoint, final_answer,
-                             parse_filters)
+from newscite.ui.api import FAILED, answer_record, ask_endpoint, final_answer, parse_filters
 from newscite.ui.backend import Unavailable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from newscite.types import Coverage, IngestSummary, Rejection
-from newscite.types import Answer, Citation, Passage
+from newscite.types import Answer, Citation, Coverage, IngestSummary, Passage, Rejection
 from newscite.ui import render
 from newscite.ui.render import Overview, Turn
 from newscite.ui.timeline import ALSO, CITED, RETRIEVED, coverage_points, timeline_figure
@@ -200,8 +199,8 @@ def test_stage_copies_supported_files_and_refuses_others(tmp_path):
 
 
 def test_login_needs_both_user_and_password():
-    from newscite.ui.app import auth_from_env, launch_options
     from newscite.config import Config
+    from newscite.ui.app import auth_from_env, launch_options
 
     assert auth_from_env({"NEWSCITE_USER": "ann", "NEWSCITE_PASSWORD": "pw"}) == ("ann", "pw")
     assert auth_from_env({"NEWSCITE_USER": "ann"}) is None

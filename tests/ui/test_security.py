@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from newscite.eval.serving import ROOT, served
 from newscite.config import Config
+from newscite.eval.serving import ROOT, served
 from newscite.ui.app import MAX_UPLOAD, launch_options
 
 PACKAGES = ("index", "rag", "ui", "eval")
