@@ -36,7 +36,7 @@ $(BASE): pyproject.toml
 	touch $@
 
 $(TOOLS): $(BASE)
-	$(BIN)/pip install --quiet -e '.[test,scale]'
+	$(BIN)/pip install --quiet -e '.[test,scale,train]'
 	touch $@
 
 # A missing stamp means a llama-cpp-python already in the venv is not trusted: rebuilt.

@@ -5,6 +5,7 @@ One capability per module:
     metrics    pure scoring functions: retrieval, answers, abstention, citations, statistics
     runner     run a retriever (and optionally an answerer) over questions, aggregate scores
     report     write report.json / report.md / plots, and compare two reports
+    train_answerer  learn the extractive answer's models; cross-validated report
 
 Typical use:
     questions = load_questions("eval/questions/seed.jsonl")

@@ -68,8 +68,8 @@ _LABELS = {
     "citation_support": "citation support",
 }
 _RETRIEVAL_BASES = ("hits", "mrr", "evidence_recall", "all_evidence", "article_recall")
-_ANSWER_METRICS = ["exact_match", "lead_precision", "lead_coverage", "gold_contained",
-                   "lenient_match"]
+_ANSWER_METRICS = ["exact_match", "gold_contained", "lenient_match", "lead_precision",
+                   "lead_coverage"]
 _ABSTENTION_METRICS = ["abstention_precision", "abstention_recall", "false_abstention_rate"]
 _CITATION_METRICS = ["citation_markers_resolve", "cited_sentence_share", "citation_support"]
 

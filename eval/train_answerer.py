@@ -151,7 +151,22 @@ def fit(examples: list[Example]) -> AnswerModels:
                                                        list(range(len(scored)))))
     abstain = Logistic(**{**abstain.__dict__, "threshold": threshold})
     return AnswerModels(candidate=candidate, verdict=verdict, abstain=abstain,
-                        source="trained")
+                        source="trained", trained=trained_kinds(examples))
+
+
+def trained_kinds(examples: list[Example]) -> tuple[str, ...]:
+    """The kinds of question seen at least `RECIPE.train_min_questions` times with labels:
+    candidate kinds, and "named"/"single" for yes/no questions (see `AnswerModels`)."""
+    counts: dict[str, int] = {}
+    for example in examples:
+        analysis = example.analysis
+        if analysis.candidates and not example.question.unanswerable:
+            counts[analysis.asked.kind.value] = counts.get(analysis.asked.kind.value, 0) + 1
+        if verdict_label(example) is not None:
+            kind = "named" if analysis.query.sources else "single"
+            counts[kind] = counts.get(kind, 0) + 1
+    log.info("questions per kind: %s", counts)
+    return tuple(sorted(k for k, n in counts.items() if n >= RECIPE.train_min_questions))
 
 
 def _lead_threshold(rows: list[dict], labels: list[int], groups: list[int]) -> float:

@@ -73,7 +73,7 @@ def _seed_questions() -> list[str]:
 def test_chat_and_command_line_give_the_same_answers_under_the_same_settings(
         news_index, capsys, monkeypatch):
     """One wiring (newscite.factory): the chat backend honours every setting the command line
-    does. A non-default min_coverage (from the environment, as a user would set it) must
+    does. A non-default abstain_below (from the environment, as a user would set it) must
     change some answers, and both must change the same way."""
     from newscite.config import Config
     from newscite.types import Final
@@ -84,14 +84,14 @@ def test_chat_and_command_line_give_the_same_answers_under_the_same_settings(
         return [next(e.answer for e in backend.ask(q) if isinstance(e, Final)).text
                 for q in _seed_questions()]
 
-    lenient = {"NEWSCITE_MIN_COVERAGE": "0.0"}  # unanswerable questions then get quotes
-    monkeypatch.setenv("NEWSCITE_MIN_COVERAGE", "0.0")
+    strict = {"NEWSCITE_ABSTAIN_BELOW": "0.5"}  # weakly supported answers then abstain
+    monkeypatch.setenv("NEWSCITE_ABSTAIN_BELOW", "0.5")
     command_line = []
     for question in _seed_questions():
         capsys.readouterr()
         assert main(["ask", question, "--index", str(news_index), "--json"]) == 0
         command_line.append(json.loads(capsys.readouterr().out)["answer"])
-    assert chat_answers(lenient) == command_line
+    assert chat_answers(strict) == command_line
     assert chat_answers({}) != command_line  # the setting matters on these questions
 
 

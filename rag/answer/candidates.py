@@ -52,7 +52,7 @@ _MONTHS = ("January|February|March|April|May|June|July|August|September|October|
 _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+)?"
                    rf"(?:(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|"
                    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:\s+\d{{4}})?|"
-                   rf"(?:{_MONTHS})\s+\d{{4}}|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
+                   rf"(?:{_MONTHS})(?:\s+\d{{4}})?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
                    rf"Saturday|Sunday)|(?:19|20)\d{{2}})\b")
 # Words after a number that are not what it counts.
 _NOT_UNITS = frozenset("""and or of the a an to in on at for from with by as is was are were
@@ -62,13 +62,14 @@ that which who has have had will would per after before than since""".split())
 @dataclass
 class Candidate:
     """A possible answer and where it was seen: positions (0 = best) in the ranked
-    sentences, and the passages whose text or title mention it."""
+    sentences, the passages whose text or title mention it, and how often their texts do."""
 
     text: str
     kind: Kind
     unit: str | None = None
     positions: list[int] = field(default_factory=list)
     passages: set[int] = field(default_factory=set)
+    mentions: int = 0
     in_title: bool = False
 
     @property
@@ -144,7 +145,9 @@ def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage],
         pattern = _mention(candidate.text)
         for i, passage in enumerate(passages):
             in_title = bool(pattern.search(passage.title))
-            if in_title or pattern.search(passage.text) or \
+            mentions = len(pattern.findall(passage.text))
+            candidate.mentions += mentions
+            if in_title or mentions or \
                     (kind is Kind.OUTLET and passage.source == candidate.text):
                 candidate.passages.add(i)
             candidate.in_title |= in_title

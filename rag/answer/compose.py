@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from newscite.rag.answer.features import QUESTION_FORM_WORDS
-from newscite.rag.answer.sentences import Sentence
+from newscite.rag.answer.sentences import Sentence, asserts
 from newscite.rag.citations import content_words
 from newscite.recipe import RECIPE
 from newscite.text import MARKER
@@ -49,10 +49,10 @@ def key_words(question: str, outlets: tuple[str, ...]) -> set[str]:
 
 def supports(sentence: Sentence, keys: set[str], answer: str | None) -> bool:
     """A sentence supports when it holds the answer, or at least `RECIPE.quote_key_share`
-    of the question's key words (and `RECIPE.quote_min_words` content words: not a
-    filler such as "Here are details explaining how the offer works:")."""
+    of the question's key words, has `RECIPE.quote_min_words` content words and asserts
+    something (not a filler such as "Here are details explaining how the offer works:")."""
     words = content_words(sentence.text)
-    if len(words) < RECIPE.quote_min_words or sentence.text.rstrip().endswith(":"):
+    if len(words) < RECIPE.quote_min_words or not asserts(sentence.text):
         return False
     if answer and answer.casefold() in sentence.text.casefold():
         return True

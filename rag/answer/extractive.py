@@ -28,7 +28,7 @@ from newscite.index.embedding import Embedder
 from newscite.rag.answer.candidates import Candidate, find_candidates
 from newscite.rag.answer.compose import key_words, near_repeat, quote_line, supports
 from newscite.rag.answer.features import (abstain_features, candidate_features,
-                                          missing_words, verdict_features)
+                                          missing_words, sides, verdict_features)
 from newscite.rag.answer.model import AnswerModels
 from newscite.rag.answer.questions import Asked, Kind, read_question
 from newscite.rag.answer.sentences import Sentence, SentenceRanker
@@ -51,6 +51,7 @@ class Analysis:
     candidates: list[tuple[Candidate, dict[str, float]]] = field(default_factory=list)
     verdict: dict[str, float] = field(default_factory=dict)
     abstain: dict[str, float] = field(default_factory=dict)
+    missing: tuple[int, int] = (0, 0)  # (missing, asked) content words: `missing_words`
 
 
 class ExtractiveAnswerer:
@@ -88,7 +89,8 @@ class ExtractiveAnswerer:
         analysis = Analysis(query, asked, ranked)
         if not ranked:
             return analysis
-        analysis.abstain = abstain_features(query, asked, ranked, passages)
+        analysis.missing = missing_words(query.text, passages)
+        analysis.abstain = abstain_features(query, asked, ranked, passages, analysis.missing)
         if asked.wants_candidate:
             analysis.candidates = [
                 (c, candidate_features(c, asked, query, ranked, passages))
@@ -136,22 +138,28 @@ class ExtractiveAnswerer:
     def guarded(self, analysis: Analysis, passages: list[Passage]) -> bool:
         """Whether a hard rule abstains: the best sentence scores under `abstain_below`;
         more than 1 - `min_coverage` of the question's content words (two at least, so one
-        odd word does not decide) occur nowhere in the passages; or a "how many"/"when"
-        question finds no number/date in its best sentences."""
+        odd word does not decide) occur nowhere in the passages; two or more of its
+        specific terms (names, numbers, years), `RECIPE.missing_terms_share` of them, do
+        not either; or a "how many"/"when" question finds no number/date in its
+        `RECIPE.typed_answer_sentences` best sentences."""
         ranked = analysis.ranked
         if not ranked or ranked[0].score < self.abstain_below:
             return True
-        missing, asked = missing_words(analysis.query.text, passages)
+        missing, asked = analysis.missing
         if missing >= 2 and missing > (1 - self.min_coverage) * asked:
             return True
-        return analysis.asked.kind in _COUNT_OR_DATE and not analysis.candidates
+        if analysis.abstain["missing_terms"] >= 2 and \
+                analysis.abstain["missing_term_share"] >= RECIPE.missing_terms_share:
+            return True
+        return analysis.asked.kind in _COUNT_OR_DATE and not any(
+            min(c.positions) < RECIPE.typed_answer_sentences for c, _ in analysis.candidates)
 
     def _lead(self, analysis: Analysis, passages: list[Passage]
               ) -> tuple[str | None, str | None, list[Sentence]]:
         """(lead text, the answer to find in quotes, the sentences the lead cites)."""
         asked, ranked = analysis.asked, analysis.ranked
         if analysis.candidates:
-            model = self.models.candidate
+            model = self.models.candidate_for(asked.kind.value)
             scored = [(model.probability(f), c) for c, f in analysis.candidates
                       if f["in_question"] < 1.0]
             if not scored:
@@ -163,7 +171,7 @@ class ExtractiveAnswerer:
                 f"{best.text} {best.unit}"
             return shown, best.text, [ranked[best.positions[0]]]
         if asked.kind in (Kind.YES_NO, Kind.CHOICE) and analysis.verdict:
-            model = self.models.verdict
+            model = self.models.verdict_for(bool(analysis.query.sources))
             probability = model.probability(analysis.verdict)
             if max(probability, 1 - probability) < model.threshold:
                 return None, None, []
@@ -173,16 +181,21 @@ class ExtractiveAnswerer:
                 verdict = word[:1].upper() + word[1:]
             else:
                 verdict = "Yes" if agrees else "No"
-            return verdict, None, _sides(analysis, passages)
+            return verdict, None, _sides(analysis, passages) or ranked[:1]
         return None, None, []
 
     def _quotes(self, analysis: Analysis, passages: list[Passage], answer: str | None,
                 lead_sentences: list[Sentence]) -> list[Sentence]:
         """One to `max_sentences` supporting sentences: those the lead cites, a side per
-        named outlet, then the best remaining ones that support and say something new."""
+        named outlet (or, without a lead, the likeliest candidate's sentence), then the best
+        remaining ones; each supports and says something new."""
         keys = key_words(analysis.query.text, analysis.query.sources)
         chosen: list[Sentence] = []
         wanted = lead_sentences + (_sides(analysis, passages) if analysis.query.sources else [])
+        if analysis.candidates and not lead_sentences:  # the likeliest answer, if it supports
+            model = self.models.candidate_for(analysis.asked.kind.value)
+            likeliest = max(analysis.candidates, key=lambda cf: model.probability(cf[1]))[0]
+            wanted.append(analysis.ranked[likeliest.positions[0]])
         for sentence in wanted + analysis.ranked[:RECIPE.quote_pool]:
             if len(chosen) >= self.max_sentences:
                 break
@@ -202,14 +215,7 @@ class ExtractiveAnswerer:
 
 
 def _sides(analysis: Analysis, passages: list[Passage]) -> list[Sentence]:
-    """The best sentence of each outlet the question names, in the question's order (the
-    best sentence when it names none)."""
-    if not analysis.query.sources:
-        return analysis.ranked[:1]
-    sides = []
-    for outlet in analysis.query.sources:
-        best = next((s for s in analysis.ranked if passages[s.passage_index].source == outlet),
-                    None)
-        if best is not None and best not in sides:
-            sides.append(best)
-    return sides
+    """The claims a yes/no answer cites: each named outlet's (`features.sides`), in the
+    question's order, or the best sentence when the question names none."""
+    claims = sides(analysis.query, analysis.ranked, passages).values()
+    return list(dict.fromkeys(s for s in claims if s is not None))

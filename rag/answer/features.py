@@ -14,15 +14,17 @@ feature name to value; the names are the weights file's keys.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
 from newscite.index.keywords import stem
 from newscite.rag.answer.candidates import Candidate
 from newscite.rag.answer.questions import Asked, Kind
-from newscite.rag.answer.sentences import Sentence
+from newscite.rag.answer.sentences import Sentence, asserts
 from newscite.rag.citations import content_words
 from newscite.rag.query import Query
+from newscite.recipe import RECIPE
 from newscite.types import Passage
 
 # Families of words by which a yes/no question claims a difference, or an agreement,
@@ -44,6 +46,8 @@ _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|lack\w*|fail\w
 _ORDER = re.compile(r"\b(before|earlier|prior to|preceding|after|later|subsequent\w*|"
                     r"following)\b", re.I)
 _DIGITS = re.compile(r"\d[\d,.]*")
+# A number that says what it counts: money, a share, a scale ("240 million euros", "25%").
+_QUANTITY = re.compile(r"[$€£%]|\b(thousand|million|billion|trillion|percent)\b", re.I)
 # Words that only say what kind of thing is asked for ("how many", "which kind").
 QUESTION_FORM_WORDS = frozenset("""kind type sort many much day week month year time want wants
 besides currently new news article articles story stories source sources report reports
@@ -72,7 +76,11 @@ def candidate_features(candidate: Candidate, asked: Asked, query: Query,
         "in_title": float(candidate.in_title),
         "in_question": len(words & asked_words) / max(len(words), 1),
         "words": float(len(candidate.text.split())),
+        "mentions": math.log1p(candidate.mentions),
         "person_asked_multiword": float(asked.kind is Kind.PERSON and person_like),
+        "entity_asked_one_word": float(asked.kind is Kind.ENTITY
+                                       and len(candidate.text.split()) == 1),
+        "quantified": float(bool(candidate.unit or _QUANTITY.search(candidate.text))),
         "unit_matches": float(bool(asked.unit and candidate.unit and
                                    stem([asked.unit]) == stem([candidate.unit]))),
         "is_outlet": float(any(candidate.key == (p.source or "").casefold() for p in passages)),
@@ -83,23 +91,30 @@ def verdict_features(query: Query, asked: Asked, ranked: list[Sentence],
                      passages: list[Passage]) -> dict[str, float]:
     """Evidence about a yes/no question's claims: one side per outlet it names (the whole
     question when it names none)."""
-    sides = _sides(query, ranked, passages)
-    support = [s.score for s in sides.values() if s is not None]
+    claims = sides(query, ranked, passages)
+    support = [s.score for s in claims.values() if s is not None]
     question_negated = bool(_NEGATION.search(query.text))
     mismatched = [bool(_NEGATION.search(s.text)) != question_negated
-                  for s in sides.values() if s is not None]
-    side_numbers = [set(_DIGITS.findall(s.text)) for s in sides.values() if s is not None]
+                  for s in claims.values() if s is not None]
+    side_numbers = [set(_DIGITS.findall(s.text)) for s in claims.values() if s is not None]
     shared = (float(bool(set.intersection(*side_numbers))) * 2 - 1
               if len(side_numbers) >= 2 and all(side_numbers) else 0.0)
     asked_days = set(query.dates)
     seen_days = {p.published_at.date() for p in passages if p.published_at}
+    claimed = {name: float(bool(pattern.search(query.text)))
+               for name, pattern in _CLAIM_PATTERNS.items()}
+    # A question about reports over time ("published on October 7", "the later report")
+    # claims its change or consistency about one story; one comparing two stories claims a
+    # difference between them: the same words weigh differently, hence a dated copy of each.
+    dated = float(bool(query.dates or _ORDER.search(query.text)))
     return {
-        **{name: float(bool(pattern.search(query.text)))
-           for name, pattern in _CLAIM_PATTERNS.items()},
+        **claimed,
+        **{f"{name}_dated": value * dated for name, value in claimed.items()},
+        "dated": dated,
         "question_negated": float(question_negated),
         "order_words": float(bool(_ORDER.search(query.text))),
-        "date_order": _date_order(query, sides, passages),
-        "sides_found": (len(support) / len(sides)) if sides else 0.0,
+        "date_order": _date_order(query, claims, passages),
+        "sides_found": (len(support) / len(claims)) if claims else 0.0,
         "support_min": min(support, default=0.0),
         "support_mean": sum(support) / len(support) if support else 0.0,
         "negation_mismatch": sum(mismatched) / len(mismatched) if mismatched else 0.0,
@@ -107,15 +122,17 @@ def verdict_features(query: Query, asked: Asked, ranked: list[Sentence],
         "asked_days_found": (len(asked_days & seen_days) / len(asked_days))
         if asked_days else 0.0,
         "choice": float(asked.kind is Kind.CHOICE),
+        **_clause_support(query, ranked),
     }
 
 
 def abstain_features(query: Query, asked: Asked, ranked: list[Sentence],
-                     passages: list[Passage]) -> dict[str, float]:
-    """Evidence that the passages do not answer the question."""
+                     passages: list[Passage], missing: tuple[int, int]) -> dict[str, float]:
+    """Evidence that the passages do not answer the question; `missing` is
+    `missing_words(query.text, passages)`."""
     text = " ".join(f"{p.title} {p.source or ''} {p.text}" for p in passages).casefold()
     missing_terms = [t for t in asked.terms if t.casefold() not in text]
-    missing, asked_words = missing_words(query.text, passages)
+    missing, asked_words = missing
     return {
         "best_score": ranked[0].score if ranked else 0.0,
         "third_score": ranked[2].score if len(ranked) > 2 else 0.0,
@@ -139,13 +156,35 @@ def missing_words(question: str, passages: list[Passage]) -> tuple[int, int]:
     return sum(s not in found for s in stem(words)), len(words)
 
 
-def _sides(query: Query, ranked: list[Sentence], passages: list[Passage]
-           ) -> dict[str, Sentence | None]:
-    """The best sentence of each outlet the question names (None where none was found)."""
+def _clause_support(query: Query, ranked: list[Sentence]) -> dict[str, float]:
+    """How well the question's weakest clause is borne out: for each clause (`Query.
+    clauses`, the whole question when it has one), the best share of its content words one
+    of the top sentences holds, and whether that sentence's negation differs from the
+    clause's. A claim the news contradicts or never makes shows as a weak clause."""
+    clauses = query.clauses or (query.text,)
+    shares, flipped = [], []
+    for clause in clauses:
+        words = content_words(clause) - QUESTION_FORM_WORDS
+        if not words:
+            continue
+        best = max(ranked[:RECIPE.quote_pool],
+                   key=lambda s: len(words & content_words(s.text)))
+        shares.append(len(words & content_words(best.text)) / len(words))
+        flipped.append(bool(_NEGATION.search(clause)) != bool(_NEGATION.search(best.text)))
+    return {"clause_support_min": min(shares, default=0.0),
+            "clause_support_mean": sum(shares) / len(shares) if shares else 0.0,
+            "clause_negation_flips": sum(flipped) / len(flipped) if flipped else 0.0}
+
+
+def sides(query: Query, ranked: list[Sentence], passages: list[Passage]
+          ) -> dict[str, Sentence | None]:
+    """The claim of each outlet the question names: its best sentence that asserts something
+    (`sentences.asserts`; None where there is none); the best sentence, under "", when the
+    question names no outlet."""
     if not query.sources:
         return {"": ranked[0] if ranked else None}
-    return {outlet: next((s for s in ranked if passages[s.passage_index].source == outlet),
-                         None) for outlet in query.sources}
+    return {outlet: next((s for s in ranked if passages[s.passage_index].source == outlet
+                          and asserts(s.text)), None) for outlet in query.sources}
 
 
 def _date_order(query: Query, sides: dict[str, Sentence | None],

@@ -64,7 +64,7 @@ class Logistic:
 HAND_CANDIDATE = Logistic(coef={"best_score": 4.0, "named_outlet_share": 2.0,
                                 "passage_share": 2.0, "first_position": 1.0,
                                 "in_question": -4.0, "person_asked_multiword": 1.0,
-                                "unit_matches": 1.5, "is_outlet": -2.0},
+                                "unit_matches": 1.5, "quantified": 1.5, "is_outlet": -2.0},
                           intercept=-3.5, threshold=RECIPE.lead_threshold)
 HAND_VERDICT = Logistic(coef={"negation_mismatch": -4.0, "claims_inconsistency": -1.0,
                               "date_order": 1.0, "support_min": 2.0},
@@ -82,9 +82,23 @@ class AnswerModels:
     verdict: Logistic = HAND_VERDICT
     abstain: Logistic = HAND_ABSTAIN
     source: str = "hand-set"
+    # The kinds of question the learned models saw enough of (`RECIPE.train_min_questions`):
+    # candidate kinds ("person", "number", ...) and verdict kinds ("named": claims of named
+    # outlets; "single": one claim). Other kinds use the hand-set model: a model fitted on
+    # names says nothing about numbers, and one fitted on two outlets' claims nothing about
+    # a single claim.
+    trained: tuple[str, ...] = ()
+
+    def candidate_for(self, kind: str) -> Logistic:
+        return self.candidate if kind in self.trained else HAND_CANDIDATE
+
+    def verdict_for(self, names_outlets: bool) -> Logistic:
+        return self.verdict if ("named" if names_outlets else "single") in self.trained \
+            else HAND_VERDICT
 
     def to_json(self, **extra) -> str:
-        return json.dumps({"format": FORMAT, **extra, "candidate": self.candidate.to_dict(),
+        return json.dumps({"format": FORMAT, **extra, "trained": list(self.trained),
+                           "candidate": self.candidate.to_dict(),
                            "verdict": self.verdict.to_dict(), "abstain": self.abstain.to_dict()},
                           indent=1, sort_keys=False)
 
@@ -103,4 +117,5 @@ class AnswerModels:
                              f"python -m newscite.eval.train_answerer")
         return cls(candidate=Logistic.from_dict(data["candidate"]),
                    verdict=Logistic.from_dict(data["verdict"]),
-                   abstain=Logistic.from_dict(data["abstain"]), source=str(path))
+                   abstain=Logistic.from_dict(data["abstain"]), source=str(path),
+                   trained=tuple(data.get("trained", ())))

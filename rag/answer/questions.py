@@ -31,7 +31,9 @@ class Kind(str, enum.Enum):
 _AUXILIARY = r"(is|was|are|were|do|does|did|has|have|had|can|could|will|would|should)\b"
 # "Did X ...?", or "Between the report of A and that of B, was there ...?"
 _YES_NO = re.compile(rf"^\s*{_AUXILIARY}|,\s*{_AUXILIARY}", re.I)
-_WH = re.compile(r"^\s*(who|whom|whose|what|which|where|when|why|how)\b", re.I)
+# A wh-word first, or after a preposition ("In which month ...?", "On what date ...?").
+_WH = re.compile(r"^\s*(?:(?:in|on|at|for|from|by|of|to|during|since|until)\s+)?"
+                 r"(who|whom|whose|what|which|where|when|why|how)\b", re.I)
 _OUTLET = re.compile(r"\b(which|what) (news )?(outlet|publication|source|news source|"
                      r"website|site|newspaper|platform reported)\b", re.I)
 _NUMBER = re.compile(r"\bhow (many|much)\b|\bwhat (?:was |is )?(?:the )?(number|percentage|"
@@ -43,7 +45,7 @@ _PERSON = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|individual|
                      r"\bwho is the\b", re.I)
 _ENTITY = re.compile(r"\b(which|what)\b|\bname of\b", re.I)
 # The unit asked for: "how many goals", "how much money".
-_UNIT = re.compile(r"\bhow (?:many|much) ([a-z]+)", re.I)
+_UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?P<unit>[a-z]+)", re.I)
 # Options of a choice question: "consistent or inconsistent", "agreement or disagreement".
 _CHOICE = re.compile(r"\b(\w+) or (\w+)\b(?=[\s\w,']*\?*$)", re.I)
 # A choice between a word and its opposite: the first names agreement, the second not.
@@ -77,7 +79,7 @@ def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
     """The kind of answer `question` wants and its specific terms; `outlets` are the outlets
     it names (their names are no specific terms: every passage of that outlet has them)."""
     return Asked(kind=_kind(question), terms=specific_terms(question, outlets),
-                 unit=(_UNIT.search(question).group(1).lower()
+                 unit=(_UNIT.search(question).group("unit").lower()
                        if _UNIT.search(question) else None),
                  options=_options(question))
 

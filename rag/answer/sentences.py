@@ -38,6 +38,12 @@ class Sentence:
     score: float
 
 
+def asserts(text: str) -> bool:
+    """Whether a sentence states something: not a question (a headline such as "Who is Sam
+    Bankman-Fried?") and not a lead-in to a list ("Here are the details:")."""
+    return not text.rstrip(" ”’\"'").endswith(("?", ":"))
+
+
 class SentenceVectors:
     """Embeds sentences, each distinct text once, remembering the last `size` vectors.
 

@@ -69,7 +69,7 @@ def test_lenient_match_is_never_shown_without_exact_match(report_dir):
     for i, line in enumerate(lines):
         if "lenient" in line:
             nearby = "\n".join(lines[max(0, i - 2) : i + 1])
-            assert "exact match (strict)" in nearby, line
+            assert "exact match of the lead (strict)" in nearby, line
 
 
 def test_retrieval_only_report_has_no_answer_tables(tmp_path, questions, retrieve):
@@ -102,5 +102,5 @@ def test_compare_with_itself_shows_no_change(report_dir):
     table = compare_reports(report_dir / "report.json", report_dir / "report.json")
     assert "Settings that differ" not in table
     rows = [row for row in table.splitlines() if row.startswith("| ") and "metric" not in row]
-    assert len(rows) == 10  # every headline metric, answers and abstention included
+    assert len(rows) == 12  # every headline metric, answers, leads and abstention included
     assert all("| +0.000 | [+0.000, +0.000] | 1.000 |" in row for row in rows)

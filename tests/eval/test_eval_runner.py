@@ -60,7 +60,7 @@ def test_with_answers(questions, retrieve, answerer):
     assert _value(result, "citation_markers_resolve") == 1.0
     assert _value(result, "cited_sentence_share") == pytest.approx(4.5 / 5)
     assert _value(result, "citation_support") == 1.0
-    assert set(result.latency) == {"retrieve", "answer"}
+    assert set(result.latency) == {"retrieve", "answer", "total"}
     assert result.latency["answer"]["n"] == 7 and result.questions_per_second > 0
 
 

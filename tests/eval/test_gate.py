@@ -28,7 +28,8 @@ def gate_result(multihop_index, multihop_slice, embedder):
         rag = NewsRAG(retriever, ExtractiveAnswerer(embedder))
 
         def answer(question, passages):
-            return list(rag.respond(retriever.understand(question.question), passages))[-1]
+            return list(rag.respond(retriever.understand(question.question),
+                                    passages))[-1].answer
 
         def run(answerer=None):
             return run_eval(questions, lambda q, k: retriever.run(q.question, k=k), answerer,

@@ -56,7 +56,7 @@ def test_sentence_vectors_forget_the_least_recently_used(embedder):
 
 def test_importing_newscite_makes_openmp_threads_sleep():
     """Set before torch or FAISS load their OpenMP runtime; a user's own setting wins."""
-    code = "import os, index; print(os.environ['OMP_WAIT_POLICY'])"
+    code = "import os, newscite; print(os.environ['OMP_WAIT_POLICY'])"
     env = {"PATH": "/usr/bin:/bin"}
     run = lambda env: subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                                      capture_output=True, text=True, check=True).stdout.strip()
