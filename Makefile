@@ -19,9 +19,12 @@ LLM   = $(VENV)/.installed-llm
 # built for x86-64 with AVX2 (Haswell, Zen and later) and nothing above, so one build runs on
 # every machine of this project's kind, AMD with AVX2 only as well as Intel with AVX-512:
 # - not for "native" (GGML_NATIVE=OFF): that bakes in the features of the CPU it is built on;
-# - not AVX-512: on SmolLM2 the AVX-512 build was no faster (docs/performance.md, "llama.cpp
-#   build"), and ggml's runtime dispatch (GGML_CPU_ALL_VARIANTS) compiles the CPU backend 13
-#   times and picks its AMX variant on Sapphire Rapids;
+# - not with flags derived from this CPU: on the Intel Xeon (AVX-512, BF16) the AVX-512 build
+#   (+VBMI, VNNI, BF16) ran SmolLM2 no faster: best of 3, 2 threads, 157 vs 160 prompt and 72
+#   vs 74 generated tokens/s (docs/performance.md, "llama.cpp build"); so a CPU-keyed build
+#   would buy nothing;
+# - not ggml's runtime dispatch (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS): it compiles the CPU
+#   backend 13 times and, on Sapphire Rapids, picks its AMX variant;
 # - never AMX: its kernels fault on some virtual CPUs.
 # --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS, so it could hand back a wheel built
 # with other flags (this Makefile once built for AVX-512). Before a GGUF is loaded in process,
