@@ -4,7 +4,8 @@
 #   make test   also install the test tools and llama.cpp, then run the test suite
 VENV    ?= .venv
 PYTHON  ?= python3
-INDEX   ?= .newscite/index
+# an index made under the product's former name (.newsrag/index) is kept and served
+INDEX   ?= $(if $(wildcard .newsrag/index/manifest.json),.newsrag/index,.newscite/index)
 BIN      = $(VENV)/bin
 
 .PHONY: install llm run test bench clean
