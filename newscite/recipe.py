@@ -52,6 +52,9 @@ class Recipe:
     # recall 0.95, false abstentions 1.2% (0.25 / 0.4: 0.89 / 0.94 / 1.6%).
     abstain_below: float = 0.20
     min_coverage: float = 0.3
+    # Missing question words count toward abstaining only from two on: one odd word (a
+    # paraphrase: "full" for "percent of capacity") must not make a short question unanswerable.
+    missing_words_that_count: int = 2
     # Sentence scores: cosine to the question, share of its content words, minus a little
     # per passage rank (ties go to the better passage); only the `embed_sentences` sentences
     # sharing most words are embedded (no loss on 300 dev questions, answer p95 346 -> 124 ms).

@@ -139,7 +139,10 @@ def abstain_features(query: Query, asked: Asked, ranked: list[Sentence],
         "missing_terms": float(len(missing_terms)),
         "missing_term_share": len(missing_terms) / len(asked.terms) if asked.terms else 0.0,
         "missing_words": float(missing),
-        "missing_word_share": missing / asked_words if asked_words else 0.0,
+        # one missing word does not decide (as in the hard rule): in a short question it
+        # would read as a large share ("How full is the reservoir?": "full", 1 of 2)
+        "missing_word_share": missing / asked_words
+        if asked_words and missing >= RECIPE.missing_words_that_count else 0.0,
         "outlets_named": float(len(query.sources)),
         "wants_value": float(asked.wants_candidate),
     }
