@@ -132,13 +132,15 @@ class ExtractiveAnswerer:
         abstention model does not judge the question unanswerable."""
         if self.guarded(analysis, passages):
             return False
-        if not analysis.query.sources:
-            # The model was fitted on MultiHop-RAG, whose questions name their outlets: it
-            # reads a question naming none as unanswerable ("How full is the reservoir?"),
-            # so such questions are left to the rules above.
-            return True
         model = self.models.abstain
-        return model.probability(analysis.abstain) < model.threshold
+        features = analysis.abstain
+        if not analysis.query.sources:
+            # The model was fitted on MultiHop-RAG, whose answerable questions name their
+            # outlets: taken at face value it reads any question naming none as unanswerable
+            # ("How full is the reservoir?"). For those the feature is set to its mean, so it
+            # weighs neither way and the evidence decides.
+            features = {**features, "outlets_named": model.mean.get("outlets_named", 0.0)}
+        return model.probability(features) < model.threshold
 
     def guarded(self, analysis: Analysis, passages: list[Passage]) -> bool:
         """Whether a hard rule abstains: the best sentence scores under `abstain_below`;
