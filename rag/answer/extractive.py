@@ -3,8 +3,9 @@
 `ExtractiveAnswerer.run` reads what the question asks for (`rag.answer.questions`), scores
 the passages' sentences against it (`rag.answer.sentences`), and then:
 1. abstains ("Not found in the news corpus.", with the closest coverage) when the
-   question's specific terms are missing from the passages or the best support is weak
-   (the abstention model, plus the configured floors `abstain_below` and `min_coverage`);
+   question cites an outlet the index lacks, its specific terms are missing from the
+   passages or the best support is weak (the abstention model, plus the configured floors
+   `abstain_below` and `min_coverage`);
 2. leads with a direct answer when one is good enough: the typed candidate (name, number
    with its unit, date, outlet) the candidate model rates highest, or Yes/No (or one of
    the two options of a choice question) decided by the verdict model from each named
@@ -109,7 +110,7 @@ class ExtractiveAnswerer:
         """The answer decided from an analysis of `passages` (see the module docstring)."""
         query = analysis.query
         if not self.answerable(analysis, passages):
-            return self.abstain(query, passages)
+            return self.abstain(query, passages, analysis.asked.elsewhere)
         lead, answer_text, lead_sentences = self._lead(analysis, passages)
         chosen = self._quotes(analysis, passages, answer_text, lead_sentences)
         numbers: dict[int, int] = {}
@@ -133,24 +134,19 @@ class ExtractiveAnswerer:
         if self.guarded(analysis, passages):
             return False
         model = self.models.abstain
-        features = analysis.abstain
-        if not analysis.query.sources:
-            # The model was fitted on MultiHop-RAG, whose answerable questions name their
-            # outlets: taken at face value it reads any question naming none as unanswerable
-            # ("How full is the reservoir?"). For those the feature is set to its mean, so it
-            # weighs neither way and the evidence decides.
-            features = {**features, "outlets_named": model.mean.get("outlets_named", 0.0)}
-        return model.probability(features) < model.threshold
+        return model.probability(analysis.abstain) < model.threshold
 
     def guarded(self, analysis: Analysis, passages: list[Passage]) -> bool:
-        """Whether a hard rule abstains: the best sentence scores under `abstain_below`;
-        more than 1 - `min_coverage` of the question's content words (two at least, so one
-        odd word does not decide) occur nowhere in the passages; two or more of its
+        """Whether a hard rule abstains: the question cites an outlet the index does not
+        hold ("what did Bloomberg report ...", `Asked.elsewhere`); the best sentence scores
+        under `abstain_below`; more than 1 - `min_coverage` of the question's content words
+        (two at least, so one odd word does not decide) occur nowhere in the passages; two
+        or more of its
         specific terms (names, numbers, years), `RECIPE.missing_terms_share` of them, do
         not either; or a "how many"/"when" question finds no number/date in its
         `RECIPE.typed_answer_sentences` best sentences."""
         ranked = analysis.ranked
-        if not ranked or ranked[0].score < self.abstain_below:
+        if analysis.asked.elsewhere or not ranked or ranked[0].score < self.abstain_below:
             return True
         missing, asked = analysis.missing
         if missing >= RECIPE.missing_words_that_count and missing > (1 - self.min_coverage) * asked:
@@ -212,13 +208,22 @@ class ExtractiveAnswerer:
                 chosen.append(sentence)
         return chosen or analysis.ranked[:1]
 
-    def abstain(self, query: Query, passages: list[Passage]) -> Answer:
-        """The fixed reply, with the closest coverage so the user knows what is there."""
+    def abstain(self, query: Query, passages: list[Passage],
+                elsewhere: tuple[str, ...] = ()) -> Answer:
+        """The fixed reply, with the outlets the question cites that the index lacks and the
+        closest coverage, so the user knows what is there."""
+        lacking = (f" The index holds no articles from {_listed(elsewhere)}."
+                   if elsewhere else "")
         closest = "; ".join(dict.fromkeys(
             ", ".join(part for part in (p.source, p.date if p.published_at else "", p.title)
                       if part) for p in passages[:3]))
-        text = NOT_FOUND + (f" The closest coverage: {closest}." if closest else "")
+        text = NOT_FOUND + lacking + (f" The closest coverage: {closest}." if closest else "")
         return Answer(question=query.text, text=text, passages=passages[:3], abstained=True)
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    """"A", "A or B", "A, B or C"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _sides(analysis: Analysis, passages: list[Passage]) -> list[Sentence]:

@@ -143,7 +143,6 @@ def abstain_features(query: Query, asked: Asked, ranked: list[Sentence],
         # would read as a large share ("How full is the reservoir?": "full", 1 of 2)
         "missing_word_share": missing / asked_words
         if asked_words and missing >= RECIPE.missing_words_that_count else 0.0,
-        "outlets_named": float(len(query.sources)),
         "wants_value": float(asked.wants_candidate),
     }
 

@@ -58,6 +58,17 @@ Who Whom Whose When Where Why How Between After Before Following Considering Bas
 In On At For From Of To By With This That These Those It Its If While Both Either Neither
 Can Could Would Should Will Given Regarding Also As Per Since""".split())
 _TERM = re.compile(r"(?<![\w'’])(?:[A-Z][\w’'&.\-]*|\d[\d,.]*%?)")
+# A capitalised name, possibly of several words ("Wall Street Journal", "CNN | Politics").
+_NAME = r"(?:[Tt]he\s+)?(?P<name>[A-Z][\w.&'’-]*(?:\s+(?:[A-Z][\w.&'’-]*|of|and|&|-|\|))*)"
+# Where a question attributes reporting to an outlet: "an article in X", "as reported by X",
+# "the 'X' piece" (not "X's report" or "a report on X": there X is often the story's subject).
+_CITED = [re.compile(pattern) for pattern in (
+    rf"\b(?:article|report|piece|story|coverage|editorial|column|op-ed|analysis|post|"
+    rf"reporting|segment|interview)s?\s+(?:in|from|by|published by|published in)\s+{_NAME}",
+    rf"\b(?:as reported by|reported by|published by|covered by)\s+{_NAME}",
+    rf"{_NAME}\s+(?:article|piece|editorial|column)s?\b")]
+_MONTHS = frozenset("""January February March April May June July August September October
+November December""".split())
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class Asked:
     terms: tuple[str, ...] = ()          # names, numbers, years the question is about
     unit: str | None = None              # "goals" in "how many goals"
     options: tuple[str, str] | None = None  # (agreeing, opposing) of a choice question
+    elsewhere: tuple[str, ...] = ()      # outlets it cites that the index does not hold
 
     @property
     def wants_candidate(self) -> bool:
@@ -81,7 +93,7 @@ def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
     return Asked(kind=_kind(question), terms=specific_terms(question, outlets),
                  unit=(_UNIT.search(question).group("unit").lower()
                        if _UNIT.search(question) else None),
-                 options=_options(question))
+                 options=_options(question), elsewhere=unknown_outlets(question, outlets))
 
 
 def _kind(question: str) -> Kind:
@@ -110,6 +122,26 @@ def _options(question: str) -> tuple[str, str] | None:
         if OPPOSITES.get(second) == first:
             return match.group(2), match.group(1)
     return None
+
+
+def unknown_outlets(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
+    """The outlets `question` cites ("an article in Bloomberg", "as reported by Reuters")
+    that are none of `outlets`, the index's outlets it names: news the index cannot hold.
+    (MultiHop-RAG's unanswerable questions cite such outlets; so does a user asking what an
+    outlet the corpus lacks reported.)"""
+    known = [alias.casefold() for outlet in outlets for alias in outlet_aliases(outlet)]
+    found = []
+    for pattern in _CITED:
+        for match in pattern.finditer(question):
+            for name in re.split(r",|\s+and\s+|\s+&\s+", match.group("name")):
+                name = re.sub(r"^[Tt]he\s+|(?:\s+(?:and|of|&|-|\|))+$", "",
+                              name.strip(" -|'’"))
+                first = name.split()[0] if name.split() else ""
+                if len(name) < 3 or first in _NOT_TERMS or first in _MONTHS:
+                    continue
+                if not any(name.casefold() in alias for alias in known):
+                    found.append(name)
+    return tuple(dict.fromkeys(found))
 
 
 def specific_terms(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from newscite.rag.answer import NOT_FOUND, AnswerModels, ExtractiveAnswerer
 from newscite.rag.answer.candidates import dates, names, numbers
 from newscite.rag.answer.compose import near_repeat, quote_line, supports
 from newscite.rag.answer.model import FORMAT, HAND_CANDIDATE, HAND_VERDICT, Logistic
-from newscite.rag.answer.questions import Kind, read_question
+from newscite.rag.answer.questions import Kind, read_question, unknown_outlets
 from newscite.rag.answer.sentences import Sentence
 from newscite.rag.chain import NewsRAG
 from newscite.rag.retrieve import Retriever
@@ -47,6 +47,20 @@ def test_specific_terms_and_units():
     assert read_question("Did TechCrunch report on OpenAI?", ("TechCrunch",)).terms == ("OpenAI",)
     assert read_question("Was it consistent or inconsistent?", ()).options == \
         ("consistent", "inconsistent")
+
+
+@pytest.mark.parametrize("question, named, lacking", [
+    ("What did an article in Bloomberg and a report by Reuters say of Visa?", (),
+     ("Bloomberg", "Reuters")),
+    ("According to a New York Times article, who won?", (), ("New York Times",)),
+    # outlets of the index (named, hence matched by the query) and the story's subject
+    ("Did the 'TechCrunch' article praise Google's report on Gemini?", ("TechCrunch",), ()),
+    ("As reported by The Verge and TechCrunch, who founded FTX?",
+     ("The Verge", "TechCrunch"), ()),
+    ("Was the coverage in November consistent?", (), ()),
+])
+def test_outlets_a_question_cites_that_the_index_lacks(question, named, lacking):
+    assert unknown_outlets(question, named) == lacking
 
 
 def test_candidates_are_typed_values():
@@ -124,6 +138,12 @@ def test_unnamed_terms_give_not_found(seed_rag):
     answer = seed_rag.answer("Who won the 2030 World Cup final?")
     assert answer.abstained and answer.text.startswith(NOT_FOUND)
     assert "The closest coverage:" in answer.text and "Unknown" not in answer.text
+
+
+def test_not_found_names_the_outlets_the_index_lacks(seed_rag):
+    answer = seed_rag.answer("What did a report by Bloomberg say about the tram line's cost?")
+    assert answer.abstained
+    assert "The index holds no articles from Bloomberg." in answer.text
 
 
 @pytest.fixture(scope="module")
