@@ -58,8 +58,11 @@ def test_importing_newscite_makes_openmp_threads_sleep():
     """Set before torch or FAISS load their OpenMP runtime; a user's own setting wins."""
     code = "import os, newscite; print(os.environ['OMP_WAIT_POLICY'])"
     env = {"PATH": "/usr/bin:/bin"}
-    run = lambda env: subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                                     capture_output=True, text=True, check=True).stdout.strip()
+
+    def run(env):
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
     assert run(env) == "PASSIVE"
     assert run({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
 
