@@ -26,7 +26,9 @@ from newscite.rag.answer.sentences import Sentence
 from newscite.types import Passage
 
 _CONNECTOR = r"(?:of|de|del|da|van|von|der|la|le|bin|al|&|and)"
-_CAP_WORD = r"(?:[A-Z][\w’'\-]*\.?|[A-Z]\.(?:[A-Z]\.)+)"
+# A capitalised word, or initials ("U.S.", "George W. Bush"); a full stop after a word ends
+# the name, so that a name never runs across the end of a sentence ("... of Alameda. Sam").
+_CAP_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w’'\-]*(?![\w’'\-]))"
 _NAME = re.compile(rf"(?<![\w’'])({_CAP_WORD}(?:\s+(?:{_CONNECTOR}\s+)?{_CAP_WORD}){{0,4}})")
 # Capitalised words that start sentences or name times, not things.
 _NOT_NAMES = frozenset("""The A An And But However In On At For From This That These Those It
@@ -78,21 +80,32 @@ class Candidate:
 
 
 def names(text: str) -> list[str]:
-    """Capitalised names in `text`, cut at possessives, without leading titles."""
+    """Capitalised names in `text`, cut at possessives, without leading titles; a pair
+    ("Google and Apple") is a name and so is each of its parts."""
     found = []
     for match in _NAME.finditer(text):
-        for part in re.split(r"[’']s\b", match.group()):
+        for part in _parts(match.group()):
             words = part.split()
             while words and (words[0].rstrip(".") in _TITLES or words[0] in _NOT_NAMES
                              or words[0].lower() in ("and", "&")):
                 words.pop(0)
-            while words and (words[-1] in _NOT_NAMES or words[-1].lower() in
-                             ("and", "&", "of", "de")):
+            while words and (words[-1] in _NOT_NAMES or words[-1].rstrip(".") in _TITLES
+                             or words[-1].lower() in ("and", "&", "of", "de")):
                 words.pop()
             name = " ".join(words).rstrip(".,")
             if len(name) >= 2 and not name.isdigit():
                 found.append(name)
     return found
+
+
+def _parts(name: str) -> list[str]:
+    """`name` cut at possessives, and each piece also split at "and"/"&"."""
+    parts = []
+    for piece in re.split(r"[’']s\b", name):
+        parts.append(piece)
+        if re.search(r"\s(?:and|&)\s", piece):
+            parts += re.split(r"\s+(?:and|&)\s+", piece)
+    return parts
 
 
 def numbers(text: str) -> list[tuple[str, str | None]]:
@@ -139,7 +152,7 @@ def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage],
             candidate = found.setdefault(value.casefold(), Candidate(value, kind, unit))
             candidate.unit = candidate.unit or unit
             candidate.positions.append(position)
-    if kind in (Kind.PERSON, Kind.ENTITY):
+    if kind is Kind.PERSON:  # "Google" is no short form of "Alphabet Inc. Google"
         _merge_short_forms(found, passages)
     for candidate in found.values():
         pattern = _mention(candidate.text)
