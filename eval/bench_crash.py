@@ -73,7 +73,7 @@ def checked(kill: Kill, index: Path, committed: set[str],
     kill.problems, kill.lost = check.problems, len(check.lost)
     log.info("%s kill (%s): %s, %d articles%s", kill.stage, kill.moment,
              "survived" if kill.survived else f"FAILED {check.problems} lost {len(check.lost)}",
-             kill.articles, ", derived files rebuilt on opening" if kill.rebuilt else "")
+             kill.articles, ", stale derived files caught up on opening" if kill.rebuilt else "")
     return check.articles
 
 
@@ -165,11 +165,11 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\nSIGKILL crash report ({args.corpus.name}, seed {args.seed}, "
           f"{report['seconds']} s)")
-    print(f"{'command':<9} {'kills':>6} {'survived':>9} {'rebuilt on open':>16}")
+    print(f"{'command':<9} {'kills':>6} {'survived':>9} {'stale, caught up on open':>25}")
     for stage in ("ingest", "remove", "reindex"):
         landed = [k for k in kills if k.stage == stage and k.killed]
         print(f"{stage:<9} {len(landed):>6} {sum(k.survived for k in landed):>9} "
-              f"{sum(k.rebuilt for k in landed):>16}")
+              f"{sum(k.rebuilt for k in landed):>25}")
     print(f"resumed ingest completed: {ingested['articles']} articles, {ingested['chunks']} "
           f"chunks, problems: {ingested['problems'] or 'none'}")
     print(f"reindex after its kills completed: {final['articles']} articles, "

@@ -154,12 +154,10 @@ def store_memory(path: Path) -> dict:
     with Store.open(path) as store:
         table = store.catalog.chunks
         chunks = len(table.ids)
-        bm25 = store.keywords.retriever.scores
         parts = {
             "vectors (FAISS index, serialised)":
                 int(faiss.serialize_index(store.dense.index).nbytes),
-            "BM25 postings (bm25s sparse matrix)":
-                sum(int(v.nbytes) for v in bm25.values() if hasattr(v, "nbytes")),
+            "BM25 postings (keyword segments)": store.keywords.nbytes,
             "metadata (ids, outlet codes, dates)":
                 int(table.ids.nbytes + table.sources.nbytes + table.dates.nbytes),
         }

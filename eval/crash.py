@@ -2,8 +2,8 @@
 
 Shared by the crash test (tests/index/test_ingest.py) and the crash report
 (eval/bench_crash.py). A kill "survives" when, afterwards,
-- the index opens as the next writer opens it (which rebuilds stale FAISS/BM25 files and the
-  manifest from SQLite, without re-embedding),
+- the index opens as the next writer opens it (which catches stale FAISS/BM25 files up with
+  SQLite and writes the manifest, without re-embedding; damaged ones are rebuilt),
 - `verify()` and `check_files()` find nothing wrong (SQLite's integrity check; FAISS ids,
   BM25 ids and SQLite chunk rows agree; the manifest names the current files), and
 - every article committed before the kill is still there (less the ones a killed `remove`
@@ -76,7 +76,7 @@ class KillCheck:
     articles: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     lost: set[str] = field(default_factory=set)
-    rebuilt: bool = False  # the derived files were stale on disk and rebuilt on opening
+    rebuilt: bool = False  # the derived files were stale on disk (caught up on opening)
 
     @property
     def survived(self) -> bool:

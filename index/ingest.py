@@ -22,7 +22,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Mapping, Protocol
+from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -31,7 +31,7 @@ from newscite.index import loaders
 from newscite.index.chunking import SentenceChunker
 from newscite.index.dedup import Deduplicator
 from newscite.index.embedding import Embedder
-from newscite.index.store import IngestTarget, content_hash
+from newscite.index.store import IngestTarget, StoredArticle, content_hash
 from newscite.types import Article, Chunk, Coverage, IngestSummary, Rejection
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ class Ingester:
 
     def __init__(self, store: IngestTarget, embedder: Embedder, chunker: SentenceChunker,
                  dedup: Deduplicator, *, batch_articles: int = 32, progress: bool = True,
-                 encoder: Encoder | None = None):
+                 encoder: Encoder | None = None,
+                 on_progress: Callable[[int, int], None] | None = None):
         if batch_articles < 1:
             raise ValueError(f"batch_articles must be at least 1, got {batch_articles}")
         self.store = store
@@ -104,6 +105,22 @@ class Ingester:
         self.batch_articles = batch_articles
         self.progress = progress
         self.encoder = encoder or LocalEncoder(chunker, embedder)
+        # called with (records done, records in the run) after each commit (the chat's upload)
+        self.on_progress = on_progress
+        self._known: dict[str, StoredArticle] | None = None
+
+    def _known_articles(self) -> dict[str, StoredArticle]:
+        """What the index holds, for skipping unchanged articles and finding copies: read
+        (and given to the deduplicator) on the first run only, then kept up to date by this
+        ingester's own commits, so a later run does not cost the size of the index. The
+        store holds the writer lock, so no other process writes meanwhile (after deleting
+        through the same store, make a new Ingester: this one would not see the deletion)."""
+        if self._known is None:
+            self._known = self.store.known_articles()
+            for stored in self._known.values():
+                self.dedup.add(stored.id, stored.fingerprint,
+                               self.dedup.from_bytes(stored.minhash) if stored.minhash else None)
+        return self._known
 
     def run(self, paths: Iterable[str], field_map: Mapping[str, str] | None = None) -> IngestSummary:
         """Ingest the articles in files and folders (see `index.loaders`)."""
@@ -116,10 +133,7 @@ class Ingester:
         started = datetime.now(timezone.utc)
         items = list(items)
         summary = IngestSummary()
-        known = self.store.known_articles()
-        for stored in known.values():
-            self.dedup.add(stored.id, stored.fingerprint,
-                           self.dedup.from_bytes(stored.minhash) if stored.minhash else None)
+        known = self._known_articles()
         bar = tqdm(total=len(items), unit="article", desc="ingest", disable=not self.progress)
         pending: deque[_Batch] = deque()
 
@@ -130,6 +144,8 @@ class Ingester:
 
         for encoded in self.encoder.encode(article_batches()):
             self._commit(pending.popleft(), encoded, summary)
+            if self.on_progress is not None:
+                self.on_progress(_records_done(summary), len(items))
         bar.close()
         self.store.log_ingest(sources, started, {k: v for k, v in vars(summary).items()
                                                if k != "rejections"})
@@ -201,9 +217,20 @@ class Ingester:
 
     def _commit(self, batch: _Batch, encoded: list[Encoded], summary: IngestSummary) -> None:
         self.store.upsert(encoded, minhashes=batch.minhashes)
+        for article, _, _ in encoded:
+            self._known[article.id] = StoredArticle(article.id, article.fingerprint,
+                                                    content_hash(article),
+                                                    batch.minhashes.get(article.id))
         for original_id, coverage in batch.coverage.items():
             self.store.add_coverage(original_id, coverage)
         summary.chunks_embedded += sum(len(chunks) for _, chunks, _ in encoded)
+
+
+def _records_done(summary: IngestSummary) -> int:
+    """Records classified so far: each counts once as added, updated, unchanged, duplicate,
+    merged or rejected."""
+    return (summary.added + summary.updated + summary.unchanged + summary.duplicates
+            + summary.merged + summary.rejected)
 
 
 def reindex(store: IngestTarget, embedder: Embedder, chunker: SentenceChunker,

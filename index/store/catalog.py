@@ -12,7 +12,8 @@ takes an exclusive lock on `.lock` and fails at once when another holds it. A re
 the database read-only, so it works where it may not write.
 
 For filtering searches without a query, the catalog keeps each chunk's outlet and date in
-memory (`ChunkTable`), re-read after every write that changes chunks.
+memory (`ChunkTable`); a write appends the new chunks' rows and drops the deleted ones (it
+reads only what it wrote, not the whole table again).
 
 Example:
     >>> catalog = Catalog.open(path, identity=identity, writable=True, create=True)
@@ -22,8 +23,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import sqlite3
@@ -33,6 +32,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from newscite.index.store.connect import connect, take_lock
 from newscite.index.store.dense import DenseKind
 from newscite.index.store.records import (
     ChunkTable,
@@ -82,10 +82,6 @@ class IndexMismatchError(RuntimeError):
     """The index was built with another embedding model or chunker than the one configured."""
 
 
-class IndexLockedError(RuntimeError):
-    """Another process is writing to the index."""
-
-
 class Catalog:
     """The SQLite database of one index directory (see the module docstring)."""
 
@@ -95,7 +91,8 @@ class Catalog:
         self.db = db
         self.writable = writable
         self._lock_fd = lock_fd
-        self.chunks = ChunkTable.read(db)
+        with self.snapshot():
+            pass
 
     # ---- opening -------------------------------------------------------------------------
 
@@ -115,10 +112,10 @@ class Catalog:
             if identity is None:
                 raise ValueError("a new index needs the embedding model and chunker identity")
             path.mkdir(parents=True, exist_ok=True)
-        lock_fd = _take_lock(path) if writable else None
+        lock_fd = take_lock(path) if writable else None
         db = None
         try:
-            db = _connect(db_path, writable)
+            db = connect(db_path, writable)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys = ON")
             if writable:
@@ -199,7 +196,7 @@ class Catalog:
                 if ids:
                     added.append((np.asarray(ids, dtype=np.int64),
                                   np.asarray(vectors, dtype=np.float32)))
-        self.chunks = ChunkTable.read(self.db)
+        self.chunks = self.chunks.without(removed).appended(self.db)
         return removed, added
 
     def add_coverage(self, article_id: str, coverage: tuple[Coverage, ...]) -> bool:
@@ -224,7 +221,7 @@ class Catalog:
             for article_id in dict.fromkeys(article_ids):
                 removed += self._delete_chunks(article_id)
                 deleted += db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
-        self.chunks = ChunkTable.read(self.db)
+        self.chunks = self.chunks.without(removed)
         return deleted, removed
 
     def replace_all_chunks(self, items: Sequence[tuple[str, list[Chunk], np.ndarray]],
@@ -262,21 +259,40 @@ class Catalog:
 
     # ---- what the search indexes are built from -------------------------------------------
 
-    def stored_vectors(self, batch: int = 20_000) -> Iterator[Vectors]:
-        """(chunk ids, vectors) of every stored chunk in id order, a batch at a time: what a
-        dense index is rebuilt from without re-embedding."""
-        for offset in range(0, len(self.chunks.ids), batch):
-            rows = self.db.execute("SELECT id, vector FROM chunks ORDER BY id LIMIT ? OFFSET ?",
-                                   (batch, offset)).fetchall()
+    def stored_vectors(self, after: int = 0, batch: int = 20_000) -> Iterator[Vectors]:
+        """(chunk ids, vectors) of the stored chunks with ids above `after` (all by default)
+        in id order, a batch at a time: what a dense index is built or caught up from
+        without re-embedding."""
+        while rows := self.db.execute("SELECT id, vector FROM chunks WHERE id > ? ORDER BY id "
+                                      "LIMIT ?", (after, batch)).fetchall():
             yield (np.asarray([r[0] for r in rows], dtype=np.int64),
                    np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
+            after = rows[-1][0]
 
-    def chunk_texts(self) -> tuple[np.ndarray, list[str]]:
-        """Chunk ids in order with what BM25 indexes of each: its header line, then its text."""
+    def chunk_texts(self, after: int = 0) -> tuple[np.ndarray, list[str]]:
+        """Ids (in order) of the chunks with ids above `after` (all by default) with what BM25
+        indexes of each: its header line, then its text."""
         rows = self.db.execute(f"SELECT c.id, c.header, {_CHUNK_TEXT} FROM chunks c "
-                               "JOIN articles a ON a.id = c.article_id ORDER BY c.id").fetchall()
+                               "JOIN articles a ON a.id = c.article_id WHERE c.id > ? "
+                               "ORDER BY c.id", (after,)).fetchall()
         return (np.asarray([r[0] for r in rows], dtype=np.int64),
                 [f"{r[1]}\n{r[2]}" for r in rows])
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read as of one commit: the chunk table (re-read only if a commit came since it
+        was) and whatever is read inside come from the same generation, whatever a writer
+        commits meanwhile (a WAL read transaction). A writer's reads are its own."""
+        reader = not self.writable and not self.db.in_transaction
+        if reader:
+            self.db.execute("BEGIN")
+        try:
+            if not hasattr(self, "chunks") or reader and self._chunks_generation != self.generation:
+                self.chunks, self._chunks_generation = ChunkTable.read(self.db), self.generation
+            yield
+        finally:
+            if reader:
+                self.db.execute("COMMIT")
 
     def chunk_fields(self, first: int, last: int) -> list[sqlite3.Row]:
         """(id, article_id, start, end, source, published_at) of the chunks with ids from
@@ -416,27 +432,6 @@ def _meta(db: sqlite3.Connection, key: str, default: str | None = None) -> str |
     return row[0] if row else default
 
 
-def _take_lock(path: Path) -> int:
-    """The writer lock: an exclusive flock on `.lock`, refused at once when held."""
-    try:
-        fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        # EROFS: a read-only mount, which stops root too
-        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        raise PermissionError(
-            f"the index directory {path} is not writable: searching it works, but "
-            f"ingest, remove and reindex need write permission there") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise IndexLockedError(
-            f"another newscite process is writing to the index at {path}; wait for it to "
-            f"finish and run the command again") from None
-    return fd
-
-
 def read_manifest(path: str | Path) -> dict | None:
     """The manifest of the index at `path`; None when it is missing or not valid JSON. It is
     replaced last by every commit, so its generation tells a reader there is news to read."""
@@ -444,19 +439,6 @@ def read_manifest(path: str | Path) -> dict | None:
         return json.loads((Path(path).expanduser() / MANIFEST_NAME).read_text())
     except (OSError, ValueError):
         return None
-
-
-def _connect(db_path: Path, writable: bool) -> sqlite3.Connection:
-    """A SQLite connection; a reader's is read-only (`mode=ro`), so it works on an index it
-    may not write to. In a directory nobody may write to SQLite cannot create the WAL's
-    shared-memory file, so the reader there opens the database as `immutable` (the writer's
-    last close has checkpointed the WAL into it)."""
-    if writable:
-        return sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-    uri = f"{db_path.resolve().as_uri()}?mode=ro"
-    if not os.access(db_path.parent, os.W_OK):
-        uri += "&immutable=1"
-    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:

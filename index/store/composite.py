@@ -1,14 +1,19 @@
 """`Store`: one index, the catalog (SQLite, the truth) with the two search indexes derived
 from it, the BM25 keyword index and a dense index, kept in step.
 
-An index directory holds `newscite.sqlite` (the catalog), `bm25-<generation>/` (the keyword
-index in bm25s' own format: numpy arrays and JSON), the dense index's files (FAISS:
-`dense-<generation>.faiss`; Milvus keeps a collection instead) and `manifest.json`, which
-names the derived files of one generation and is replaced atomically, last. Writes commit to
-SQLite first, then update the search indexes in memory; `flush` (and `close`, for a writer)
-writes them under new names, then the manifest. A kill at any moment leaves SQLite at its last
-commit; when the manifest's generation does not match SQLite's, the derived indexes are
-rebuilt from SQLite on open (no re-embedding). No pickle is used anywhere.
+An index directory holds `newscite.sqlite` (the catalog), `bm25-segments/` (the keyword
+index: one `.npz` of postings per segment, `index/keywords.py`), the dense index's files
+(FAISS: a base `dense-<generation>-<token>.faiss` and the deltas appended since; Milvus keeps
+a collection instead) and `manifest.json`, which names the derived files of one generation
+and is replaced atomically, last. Writes commit to SQLite first, then update the search
+indexes in memory, incrementally (a new keyword segment, vectors added to FAISS); `flush`
+(and `close`, for a writer) writes only what is new, under new names, then the manifest, so
+its cost follows what was written, not the size of the index. Files the manifest no longer
+names are removed one flush later, so a reader still loading the previous generation finds
+them. A kill at any moment leaves SQLite at its last commit and the manifest at its last
+flush; on open the derived indexes the manifest names catch up with SQLite (chunks added
+since are read and indexed, deleted ones dropped; no re-embedding), and are rebuilt from
+SQLite only when they are missing, damaged or of another identity. No pickle anywhere.
 
 Example:
     >>> with Store.open("newscite-index", identity={"model": "m", "dimension": 384, ...},
@@ -21,8 +26,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -31,6 +34,7 @@ import numpy as np
 
 from newscite.index.keywords import KeywordIndex
 from newscite.index.store.catalog import MANIFEST_NAME, Catalog, Vectors
+from newscite.index.store.derived import BM25_DIR, catch_up, load_keywords, remove_unnamed
 from newscite.index.store.dense import DenseIndex, DenseKind, open_dense
 from newscite.index.store.records import StoredArticle, iso
 from newscite.types import Article, Chunk, Coverage, Filters, Passage
@@ -69,7 +73,8 @@ class Store:
         try:
             dense = open_dense(engine, catalog)  # e.g. the engine's client is not installed
             store = cls(catalog, dense)
-            store._load_derived()
+            with catalog.snapshot():  # a reader derives from one commit, not a half-written one
+                store._load_derived()
             return store
         except BaseException:
             try:
@@ -128,59 +133,64 @@ class Store:
         self._dirty = True
 
     def _changed(self, removed: list[int], added: list[Vectors]) -> None:
-        """Bring the search indexes up to a committed write: BM25 is rebuilt when next
-        searched, the dense index is updated in place."""
+        """Bring the search indexes up to a committed write, in place: the removed chunks
+        are marked dead, the added ones (read back from this commit) become a keyword
+        segment and join the dense index."""
         self._dirty = True
-        self._keywords = None
         self.dense.remove(removed)
         for ids, vectors in added:
             self.dense.add(ids, vectors)
+        if self._keywords is not None:
+            self._keywords.remove(removed)
+            if added:
+                first = min(int(ids[0]) for ids, _ in added)
+                self._keywords.add(*self.catalog.chunk_texts(after=first - 1))
 
     def flush(self) -> None:
-        """Write the derived files for the current generation under new names, then the
-        manifest naming them (atomically), then remove the files of older generations."""
+        """Write what is new in the derived indexes under new names (merging segments as
+        `index.tiers` plans), then the manifest naming them (atomically), then remove the
+        files that neither it nor the previous manifest names."""
         if not self.catalog.writable:
             return
         generation = self.catalog.generation
         keywords = self.keywords
+        previous = self.catalog.read_manifest() or {}
         dense = self.dense.save(generation)
-        bm25_dir = self.path / f"bm25-{generation}"
-        tmp_dir = self.path / f"bm25-{generation}.tmp"
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        keywords.save(tmp_dir)
-        shutil.rmtree(bm25_dir, ignore_errors=True)
-        os.replace(tmp_dir, bm25_dir)
-        self.catalog.write_manifest(generation, self.dense.engine,
-                                    {**dense, "bm25_dir": bm25_dir.name})
-        keep = {dense.get("dense_file"), bm25_dir.name}
-        for entry in self.path.iterdir():
-            if entry.name.startswith(("dense-", "bm25-")) and entry.name not in keep:
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+        segments = keywords.save(self.path / BM25_DIR, generation)
+        chunk_ids = self.catalog.chunks.ids
+        derived = {**dense, "bm25_dir": BM25_DIR, "bm25_segments": segments,
+                   "covered": int(chunk_ids[-1]) if len(chunk_ids) else 0}
+        self.catalog.write_manifest(generation, self.dense.engine, derived)
+        remove_unnamed(self.path, derived, previous)
         self._dirty = False
 
     # ---- the derived indexes: loading, rebuilding, checking --------------------------------
 
     def _load_derived(self) -> None:
-        """Take up the derived indexes the manifest names when they are SQLite's generation
-        and agree with it; otherwise rebuild them from SQLite."""
+        """Take up the derived indexes the manifest names and catch them up with SQLite;
+        rebuild them from SQLite when they cannot be read or disagree with it."""
         manifest = self.catalog.read_manifest()
-        if manifest and manifest.get("generation") == self.catalog.generation:
-            try:
-                self._keywords = KeywordIndex.load(self.path / manifest["bm25_dir"])
-                if self._keywords.chunk_ids.tolist() == self.catalog.chunks.ids.tolist() and \
-                        self.dense.load(manifest):
-                    return
+        try:
+            keywords = load_keywords(self.catalog, manifest)
+            if keywords is not None and self.dense.load(manifest) and \
+                    catch_up(self.catalog, self.dense, keywords, manifest):
+                self._keywords = keywords
+                if manifest["generation"] != self.catalog.generation:
+                    log.info("index %s was not flushed after its last commit: caught up "
+                             "from SQLite", self.path)
+                    self._dirty = True
+                    if self.catalog.writable:
+                        self.flush()
+                return
+            if keywords is not None:
                 log.warning("derived files of %s disagree with its database; rebuilding",
                             self.path)
-            except (OSError, RuntimeError, ValueError, KeyError) as exc:
-                log.warning("could not read the derived files of %s (%s); rebuilding",
-                            self.path, exc)
-        elif self.catalog.generation:
-            log.info("index %s was not flushed after its last commit; rebuilding its dense and "
-                     "BM25 files from SQLite (no re-embedding)", self.path)
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+            log.warning("could not read the derived files of %s (%s); rebuilding",
+                        self.path, exc)
+        if self.catalog.generation:
+            log.info("rebuilding the dense and BM25 indexes of %s from SQLite (no "
+                     "re-embedding)", self.path)
         self._rebuild_derived()
 
     def repair(self) -> None:
@@ -192,7 +202,7 @@ class Store:
 
     def _rebuild_derived(self) -> None:
         self.dense.reset()
-        self._keywords = None
+        self._keywords = None  # rebuilt in full from the catalog when next needed
         self._dirty = True
         if self.catalog.writable:
             self.flush()
@@ -212,14 +222,15 @@ class Store:
         if manifest is None:
             return problems
         name = manifest.get("bm25_dir")
-        if not name or not (self.path / name).exists():
+        if not name or not (self.path / name).is_dir():
             problems.append(f"{name or 'the BM25 folder'} (named in {MANIFEST_NAME}) is missing")
         else:
             try:
-                if KeywordIndex.load(self.path / name).chunk_ids.tolist() != \
-                        self.catalog.chunks.ids.tolist():
+                keywords = KeywordIndex.load(self.path / name, manifest["bm25_segments"],
+                                             self.catalog.chunks.ids)
+                if keywords.chunk_ids.tolist() != self.catalog.chunks.ids.tolist():
                     problems.append(f"{name} does not cover exactly the stored chunks")
-            except (OSError, ValueError):
+            except (OSError, ValueError, KeyError):
                 problems.append(f"{name} is not a readable BM25 index")
         return problems + self.dense.check(manifest)
 

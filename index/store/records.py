@@ -85,20 +85,46 @@ class ChunkTable:
     strings per chunk was the slow part of a filtered search)."""
 
     ids: np.ndarray  # int64, ascending
-    source_names: np.ndarray  # casefolded outlets, sorted
+    source_names: np.ndarray  # casefolded outlets, in the order first seen
     sources: np.ndarray  # per chunk: its outlet's index in source_names
     dates: np.ndarray  # per chunk: publication time in POSIX seconds, NaN when unknown
 
     @classmethod
-    def read(cls, db: sqlite3.Connection) -> ChunkTable:
+    def read(cls, db: sqlite3.Connection, after: int = 0) -> ChunkTable:
+        """The chunks with ids above `after` (all by default), from the database."""
         rows = db.execute("SELECT c.id, a.source, a.published_at FROM chunks c JOIN articles a "
-                          "ON a.id = c.article_id ORDER BY c.id").fetchall()
+                          "ON a.id = c.article_id WHERE c.id > ? ORDER BY c.id",
+                          (after,)).fetchall()
         source_names, sources = np.unique(
             np.asarray([(r[1] or "").casefold() for r in rows], dtype=str), return_inverse=True)
         dates = np.asarray([datetime.fromisoformat(r[2]).timestamp() if r[2] else np.nan
                             for r in rows], dtype=np.float64)
-        return cls(np.asarray([r[0] for r in rows], dtype=np.int64), source_names, sources,
-                   dates)
+        return cls(np.asarray([r[0] for r in rows], dtype=np.int64), source_names,
+                   sources.astype(np.int32), dates)
+
+    def appended(self, db: sqlite3.Connection) -> ChunkTable:
+        """This table with the chunks committed since it was read (ids above its last):
+        reads only the new rows, whatever the size of the index."""
+        new = ChunkTable.read(db, int(self.ids[-1]) if len(self.ids) else 0)
+        if not len(new.ids):
+            return self
+        names = list(self.source_names)
+        known = {name: code for code, name in enumerate(names)}
+        for name in new.source_names:  # outlets are appended: no existing code changes
+            known.setdefault(name, len(known))
+        codes = np.asarray([known[name] for name in new.source_names], dtype=np.int32)
+        return ChunkTable(np.concatenate([self.ids, new.ids]),
+                          np.asarray(list(known), dtype=str),
+                          np.concatenate([self.sources, codes[new.sources]]).astype(np.int32),
+                          np.concatenate([self.dates, new.dates]))
+
+    def without(self, chunk_ids: list[int]) -> ChunkTable:
+        """This table less the chunks `chunk_ids` (deleted ones)."""
+        if not chunk_ids:
+            return self
+        keep = ~np.isin(self.ids, np.asarray(chunk_ids, dtype=np.int64))
+        return ChunkTable(self.ids[keep], self.source_names, self.sources[keep],
+                          self.dates[keep])
 
     def allowed(self, filters: Filters | None) -> np.ndarray | None:
         """Boolean mask over chunks (in id order) that pass `filters`; None when unfiltered.

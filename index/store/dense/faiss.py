@@ -3,6 +3,9 @@
 An inner-product index over the chunk vectors, flat (exact), HNSW or IVF-Flat by the
 catalog's `DenseKind`, addressed by chunk id. It is built from the catalog's vectors when
 first needed and written, atomically under a new name, when the store flushes; no server.
+Later flushes append only what changed, as delta files (`dense/deltas.py`), so a write
+costs what it changed, not the size of the index; the base file is written anew only after
+a rebuild or once the deltas outgrow it.
 
 Example:
     >>> dense = FaissIndex(catalog)
@@ -14,11 +17,14 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 
 import numpy as np
 
 from newscite.index.store.catalog import MANIFEST_NAME, Catalog
 from newscite.index.store.dense import IVF_PROBES, DenseKind
+from newscite.index.store.dense.deltas import Delta
+from newscite.index.tiers import plan_merge
 from newscite.types import Filters
 
 IVF_MIN_CHUNKS = 20_000  # below it an `ivf` store's index is flat: exact and as fast
@@ -49,6 +55,10 @@ class FaissIndex:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self._index = None  # None: rebuilt from the catalog's vectors when next needed
+        self._base: str | None = None  # the file the index was read from or written to last
+        self._base_size = 0
+        self._deltas: list[tuple[str, int]] = []  # (file, changes) written since the base
+        self._pending: list[Delta] = []  # changes since the last save
 
     @property
     def index(self):
@@ -103,50 +113,90 @@ class FaissIndex:
             return False
         kind = self.catalog.dense_kind
         if removing and kind is DenseKind.HNSW or kind is DenseKind.IVF and self._ivf_outgrown():
-            self._index = None
+            self.reset()
             return False
         return True
+
+    def _read(self, manifest: dict):
+        """The index the manifest names: its base file with its deltas applied."""
+        import faiss
+
+        index = faiss.read_index(str(self.catalog.path / manifest["dense_file"]))
+        for name in manifest.get("dense_deltas", []):
+            Delta.load(self.catalog.path / name).apply(index)
+        return index
 
     # ---- the DenseIndex protocol ---------------------------------------------------------
 
     def load(self, manifest: dict) -> bool:
-        import faiss
-
-        self._index = faiss.read_index(str(self.catalog.path / manifest["dense_file"]))
-        return self._index.ntotal == len(self.catalog.chunks.ids)
+        """Read the base file and its deltas (the store then catches up with SQLite)."""
+        self.reset()
+        self._index = self._read(manifest)
+        self._base = manifest["dense_file"]
+        self._deltas = list(zip(manifest.get("dense_deltas", []),
+                                manifest.get("dense_delta_sizes", [])))
+        self._base_size = self._index.ntotal
+        return True
 
     def reset(self) -> None:
-        self._index = None
+        self._index, self._base, self._deltas, self._pending = None, None, [], []
 
     def remove(self, ids: list[int]) -> None:
         if ids and self._updatable(removing=True):
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            removed = np.asarray(ids, dtype=np.int64)
+            self._index.remove_ids(removed)
+            self._pending.append(Delta(removed, removed[:0],
+                                       np.zeros((0, self._index.d), np.float32)))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if self._updatable(removing=False):
             self._index.add_with_ids(vectors, ids)
+            self._pending.append(Delta(ids[:0], ids, vectors))
 
     def save(self, generation: int) -> dict:
-        """Write `dense-<generation>.faiss` (fsynced under a temporary name, then renamed)."""
+        """Append what changed since the last save as a delta file, merging deltas as
+        `index.tiers` plans; write the whole index as `dense-<generation>-<token>.faiss`
+        instead after a rebuild, or once the deltas hold more changes than the base has
+        vectors (each file fsynced under a temporary name, then renamed)."""
+        pending = Delta.combine(self._pending) if self._pending else None
+        changes = sum(size for _, size in self._deltas) + (len(pending) if pending else 0)
+        if self._base is None or changes > self._base_size:
+            self._write_base(generation)
+        elif pending is not None and len(pending):
+            name = f"dense-{generation}-{secrets.token_hex(4)}.delta.npz"
+            pending.save(self.catalog.path / name)
+            self._deltas.append((name, len(pending)))
+            while plan := plan_merge([size for _, size in self._deltas], [0] * len(self._deltas)):
+                self._merge_deltas(generation, *plan)
+        self._pending = []
+        return {"dense_file": self._base, "dense_deltas": [name for name, _ in self._deltas],
+                "dense_delta_sizes": [size for _, size in self._deltas]}
+
+    def _write_base(self, generation: int) -> None:
         import faiss
 
-        dense_file = self.catalog.path / f"dense-{generation}.faiss"
+        dense_file = self.catalog.path / f"dense-{generation}-{secrets.token_hex(4)}.faiss"
         faiss.write_index(self.index, str(dense_file) + ".tmp")
         with open(str(dense_file) + ".tmp", "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(str(dense_file) + ".tmp", dense_file)
-        return {"dense_file": dense_file.name}
+        self._base, self._base_size, self._deltas = dense_file.name, self.index.ntotal, []
+
+    def _merge_deltas(self, generation: int, start: int, end: int) -> None:
+        merged = Delta.combine([Delta.load(self.catalog.path / name)
+                                for name, _ in self._deltas[start:end]])
+        name = f"dense-{generation}-{secrets.token_hex(4)}.delta.npz"
+        merged.save(self.catalog.path / name)
+        self._deltas[start:end] = [(name, len(merged))]
 
     def check(self, manifest: dict) -> list[str]:
-        import faiss
-
         name = manifest.get("dense_file")
         if not name or not (self.catalog.path / name).exists():
             return [f"{name or 'the FAISS file'} (named in {MANIFEST_NAME}) is missing"]
         try:
-            stored = faiss.read_index(str(self.catalog.path / name))
-        except RuntimeError:
-            return [f"{name} is not a readable FAISS index"]
+            stored = self._read(manifest)
+        except (RuntimeError, OSError, ValueError, KeyError):
+            return [f"{name} or its deltas are not a readable FAISS index"]
         chunk_ids = self.catalog.chunks.ids
         if faiss_ids(stored) != chunk_ids.tolist():
             return [f"{name} holds {stored.ntotal} vectors for {len(chunk_ids)} chunks"]

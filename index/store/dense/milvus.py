@@ -170,7 +170,7 @@ class MilvusIndex:
             self.client.drop_collection(self.collection)
         create_collection(self.client, self.collection, int(self.catalog.identity["dimension"]),
                           self.catalog.dense_kind)
-        for ids, vectors in self.catalog.stored_vectors(INSERT_BATCH):
+        for ids, vectors in self.catalog.stored_vectors(batch=INSERT_BATCH):
             self._insert(ids, vectors)
         self._synced = True
 
