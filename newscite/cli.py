@@ -178,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--out", default="eval-out", help="report folder (default eval-out)")
     evaluation.add_argument("--no-progress", action="store_true")
 
+    ranker = commands.add_parser(
+        "train-ranker", parents=[common, embedding],
+        help="fit the retriever's learned ranker on questions with evidence (cross-validated)",
+        description="newscite train-ranker QUESTIONS [--corpus PATH] [--weights FILE] "
+                    "[--report DIR]")
+    ranker.add_argument("questions", help="question set with evidence facts (JSON/JSONL)")
+    ranker.add_argument("--corpus", help="ingest this corpus into a cached index first")
+    ranker.add_argument("--weights", help="where to write the weights (default: the shipped "
+                                          "rag/ranker.json)")
+    ranker.add_argument("--report", help="write the cross-validated report to this folder")
+    ranker.add_argument("--limit", type=int, help="only the first N questions")
+
     conversations = commands.add_parser(
         "eval-conversations", parents=[common, embedding],
         help="score how the chat reads questions in a conversation (standalone or follow-up)",
@@ -247,6 +259,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.command == "eval":
         return _eval(args, config)
+    if args.command == "train-ranker":
+        from newscite.eval.train_ranker import train
+
+        train(config, args.questions, corpus=args.corpus, weights=args.weights,
+              report=args.report, limit=args.limit)
+        return 0
     if args.command == "eval-conversations":
         from newscite.eval.conversations import CONVERSATIONS, evaluate_conversations, report
 

@@ -107,6 +107,9 @@ class Config:
                              "candidates ('' = none: the fusion measured best without one)")
     rerank_top: int = _setting(RECIPE.rerank_top, "candidates per outlet the reranker reorders", low=1,
                                high=1000)
+    ranker: str = _setting("off", "learned ranker of the candidates: 'auto' (the shipped weights, "
+                           "when fitted for this index's model and chunking), 'off' (the "
+                           "hand-set fusion), or a weights JSON file from train-ranker")
     answer_mode: str = _setting("extractive", "how answers are written: quoted sentences, or "
                                 "an LLM (needs llm_base_url or llm_gguf)",
                                 choices=("extractive", "generate"))
@@ -216,6 +219,9 @@ class Config:
                 model_folder(self.reranker)
             except ValueError as error:
                 raise ConfigError(str(error)) from None
+        if self.ranker not in ("auto", "off") and not Path(self.ranker).is_file():
+            raise ConfigError(f"setting 'ranker' must be 'auto', 'off' or a weights file, got "
+                              f"{self.ranker!r}")
         if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
             raise ConfigError(f"setting 'llm_base_url' must start with http:// or https://, "
                               f"got {self.llm_base_url!r}")

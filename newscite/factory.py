@@ -25,6 +25,7 @@ from newscite.index.store import Store
 from newscite.index.watch import STATE_NAME, Ingest, Watcher
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import NewsRAG
+from newscite.rag.ranker import RANKER_PATH, LinearRanker, load_ranker
 from newscite.rag.rerank import CrossEncoderReranker
 from newscite.rag.retrieve import Retriever, Weights
 from newscite.types import Article, IngestSummary
@@ -125,7 +126,17 @@ def make_retriever(config: Config, store: Store, embedder: Embedder | None = Non
                      weights=weights, clause_candidates=config.clause_candidates,
                      reference_date=config.reference_datetime,
                      reranker=CrossEncoderReranker(config.reranker) if config.reranker else None,
-                     rerank_top=config.rerank_top)
+                     rerank_top=config.rerank_top, ranker=make_ranker(config))
+
+
+def make_ranker(config: Config) -> LinearRanker | None:
+    """The configured learned ranker; None (the hand-set fusion) when off, or when its
+    weights were fitted for another model or chunking than this index's."""
+    if config.ranker == "off":
+        return None
+    return load_ranker(RANKER_PATH if config.ranker == "auto" else config.ranker,
+                       read_identity(config))
+
 
 
 def make_chat_model(config: Config) -> BaseChatModel | None:

@@ -10,7 +10,10 @@ For a question the retriever
    normalised BM25 of any single clause + `dense` x cosine similarity + `date` if the
    article appeared within a day of a day named in the question + `recency` x how new it
    is when the question asks for the latest news. `Fusion.RRF` instead sums 1 / (rrf_k +
-   rank) over the retrievers (rrf_k = 60, Cormack et al. 2009); it measured worse here;
+   rank) over the retrievers (rrf_k = 60, Cormack et al. 2009); it measured worse here.
+   With a learned ranker (rag.ranker, `ranker = "auto"` or a weights file fitted for this
+   index's model and chunking) a logistic model over the candidates' features scores them
+   instead, and each group's order spreads over articles and clauses (`ranker.diversify`);
 4. optionally reorders each outlet's best `rerank_top` candidates with a reranker
    (rag.rerank: a local cross-encoder, when one is configured);
 5. shares the top k round-robin between the named outlets, so that a question about
@@ -28,7 +31,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from itertools import zip_longest
@@ -38,6 +41,8 @@ import numpy as np
 from newscite.index.embedding import Embedder
 from newscite.index.store import SearchIndex
 from newscite.rag.query import Query, QueryParser
+from newscite.rag.ranker import LinearRanker, diversify
+from newscite.rag.ranker import features as ranker_features
 from newscite.rag.rerank import Reranker
 from newscite.recipe import RECIPE
 from newscite.types import Filters, Passage
@@ -62,6 +67,20 @@ class Weights:
     dense: float = RECIPE.weight_dense
     date: float = RECIPE.weight_date
     recency: float = RECIPE.weight_recency
+
+
+@dataclass
+class Pool:
+    """One outlet group's candidates: ids (ascending), the hand-set fusion's weighted parts
+    and their sum, and, when a ranker is set, its features, each candidate's article and
+    the clauses' normalised BM25 (one row per clause)."""
+
+    ids: np.ndarray
+    parts: dict[str, np.ndarray]
+    total: np.ndarray
+    features: dict[str, np.ndarray] | None = None
+    articles: list[str] = field(default_factory=list)
+    clauses: np.ndarray | None = None
 
 
 def rrf(rankings: dict[str, list[tuple[int, float]]], k: int = RECIPE.rrf_k) -> dict[int, float]:
@@ -112,7 +131,7 @@ class Retriever:
                  rrf_k: int = RECIPE.rrf_k, weights: Weights = Weights(),
                  clause_candidates: int = RECIPE.clause_candidates,
                  reference_date: datetime | None = None, reranker: Reranker | None = None,
-                 rerank_top: int = RECIPE.rerank_top):
+                 rerank_top: int = RECIPE.rerank_top, ranker: LinearRanker | None = None):
         if candidates < 1:
             raise ValueError(f"setting 'candidates' must be at least 1, got {candidates}")
         if rrf_k < 1:
@@ -128,6 +147,7 @@ class Retriever:
         self._reference_date = reference_date
         self.reranker = reranker
         self.rerank_top = rerank_top
+        self.ranker = ranker
 
     @cached_property
     def reference_date(self) -> datetime:
@@ -157,6 +177,12 @@ class Retriever:
         if not text.strip():
             raise ValueError("the query is empty: type a question or some keywords")
         query = query or self.understand(text, reference_date)
+        return self.select(text, self.pools(query, filters, mode), k)
+
+    def pools(self, query: Query, filters: Filters | None = None, mode: Mode | str | None = None,
+              *, features: bool = False) -> list[Pool]:
+        """The candidate pool of each outlet group (one group when no outlet is named);
+        `features` computes the ranker's features even when no ranker is set (training)."""
         mode = Mode(mode or self.mode)
         filters = filters or Filters()
         since = filters.since or query.since
@@ -164,15 +190,30 @@ class Retriever:
         groups = [(s,) for s in (filters.sources or query.sources)] or [()]
         vector = None
         if mode is not Mode.BM25:
-            vector = query.vector if query.vector is not None else self.embedder.embed([text])[0]
+            vector = query.vector if query.vector is not None else \
+                self.embedder.embed([query.text])[0]
+        return [self._pool(query, vector, Filters(since=since, until=until, sources=group), mode,
+                           features) for group in groups]
+
+    def select(self, question: str, pools: list[Pool], k: int) -> list[Passage]:
+        """The top `k` passages of the groups' candidate pools: each pool ordered (by the
+        ranker, or by the hand-set fusion), the orders shared round-robin, then collapsed."""
         scored: dict[int, dict[str, float]] = {}
         rankings = []
-        for group in groups:
-            group_filters = Filters(since=since, until=until, sources=group)
-            parts = self._score(query, vector, group_filters, mode)
-            scored.update(parts)
-            ranking = sorted(parts, key=lambda i: (-parts[i]["score"], i))
-            rankings.append(self._rerank(text, ranking, scored) if self.reranker else ranking)
+        for pool in pools:
+            if pool.features is not None and self.ranker is not None:
+                total = self.ranker.score(pool.features)
+                ranking = diversify(pool.ids.tolist(), total, pool.articles,
+                                    self.ranker.diversity, pool.clauses, self.ranker.coverage)
+                parts = {**pool.parts, "ranker": total}
+            else:
+                total = pool.total
+                ranking = [int(pool.ids[j]) for j in np.lexsort((pool.ids, -total))]
+                parts = pool.parts
+            scored.update((int(i), {**{n: float(v[j]) for n, v in parts.items()},
+                                    "score": float(total[j])}) for j, i in enumerate(pool.ids))
+            rankings.append(self._rerank(question, ranking, scored) if self.reranker
+                            else ranking)
         order = round_robin(rankings)
         passages = [replace(p, score=scored[p.chunk_id]["score"], scores=scored[p.chunk_id])
                     for p in self.store.passages(order[: max(k * RECIPE.collapse_pool,
@@ -187,9 +228,10 @@ class Retriever:
             scored[passage.chunk_id]["rerank"] = passage.scores["rerank"]
         return [p.chunk_id for p in reranked] + ranking[self.rerank_top:]
 
-    def _score(self, query: Query, vector: np.ndarray | None, filters: Filters,
-               mode: Mode) -> dict[int, dict[str, float]]:
-        """Candidates within `filters` with their score parts; "score" is the final one."""
+    def _pool(self, query: Query, vector: np.ndarray | None, filters: Filters,
+              mode: Mode, features: bool = False) -> Pool:
+        """Candidates within `filters` with their hand-set score parts and, when a ranker
+        is set and the search is the weighted hybrid one, the ranker's features."""
         ranked: dict[str, list[tuple[int, float]]] = {}
         if mode is not Mode.DENSE:
             ranked["bm25"] = self.store.keyword_search(query.text, self.candidates, filters)
@@ -200,49 +242,72 @@ class Retriever:
             ranked["dense"] = self.store.dense_search(vector, self.candidates, filters)
         ids = np.asarray(sorted({i for r in ranked.values() for i, _ in r}), dtype=np.int64)
         if not len(ids):
-            return {}
+            return Pool(ids, {}, np.zeros(0))
+        raw = self._raw_parts(query, vector, ids, mode)
         if self.fusion is Fusion.RRF:
             fused = rrf(ranked, self.rrf_k)
-            total = np.asarray([fused[i] for i in ids])
-            parts = {"rrf": total}
+            parts = {"rrf": np.asarray([fused[i] for i in ids])}
         else:
-            parts = self._weighted_parts(query, vector, ids, mode)
-            total = sum(parts.values())
-        parts.update(self._date_parts(query, ids))
-        total = total + parts.get("date", 0.0) + parts.get("recency", 0.0)
-        return {int(i): {**{n: float(v[j]) for n, v in parts.items()}, "score": float(total[j])}
-                for j, i in enumerate(ids)}
+            parts = self._weighted_parts(query, raw, mode)
+        if query.dates and self.weights.date:
+            parts["date"] = self.weights.date * raw["date"]
+        if query.recency and self.weights.recency:
+            parts["recency"] = self.weights.recency * raw["recency"]
+        pool = Pool(ids, parts, sum(parts.values()))
+        if (features or self.ranker is not None) and mode is Mode.HYBRID \
+                and self.fusion is Fusion.WEIGHTED:
+            passages = self.store.passages(ids.tolist())
+            pool.articles = [p.article_id for p in passages]
+            pool.clauses = raw.get("clauses")
+            pool.features = ranker_features(query, ids, ranked, raw, passages, self.candidates,
+                                            pool.total)
+        return pool
 
-    def _weighted_parts(self, query: Query, vector: np.ndarray | None, ids: np.ndarray,
+    def _raw_parts(self, query: Query, vector: np.ndarray | None, ids: np.ndarray,
+                   mode: Mode) -> dict[str, np.ndarray]:
+        """Unweighted scores of the candidates: BM25 (raw and divided by the best), each
+        clause's normalised BM25 (one row per clause), dense cosine, day and newness."""
+        raw: dict[str, np.ndarray] = {}
+        if mode is not Mode.DENSE:
+            raw["bm25_raw"] = np.asarray(self.store.keyword_scores(query.text, ids), dtype=float)
+            raw["bm25"] = _unit(raw["bm25_raw"])
+            if query.clauses:
+                raw["clauses"] = np.asarray([_unit(self.store.keyword_scores(c, ids))
+                                             for c in query.clauses])
+        if vector is not None:
+            raw["dense"] = self.store.dense_scores(vector, ids)
+        raw.update(self._date_parts(query, ids))
+        return raw
+
+    def _weighted_parts(self, query: Query, raw: dict[str, np.ndarray],
                         mode: Mode) -> dict[str, np.ndarray]:
         parts: dict[str, np.ndarray] = {}
-        if mode is not Mode.DENSE:
-            parts["bm25"] = _unit(self.store.keyword_scores(query.text, ids))
-            if query.clauses and self.weights.clause:
-                clause_scores = [_unit(self.store.keyword_scores(c, ids)) for c in query.clauses]
-                parts["clause"] = self.weights.clause * np.max(clause_scores, axis=0)
-        if vector is not None:
-            weight = self.weights.dense if mode is Mode.HYBRID else 1.0
-            parts["dense"] = weight * self.store.dense_scores(vector, ids)
+        if "bm25" in raw:
+            parts["bm25"] = raw["bm25"]
+            if "clauses" in raw and self.weights.clause:
+                parts["clause"] = self.weights.clause * raw["clauses"].max(axis=0)
+        if "dense" in raw:
+            parts["dense"] = (self.weights.dense if mode is Mode.HYBRID else 1.0) * raw["dense"]
         return parts
 
     def _date_parts(self, query: Query, ids: np.ndarray) -> dict[str, np.ndarray]:
-        if not (query.dates and self.weights.date) and not (query.recency and self.weights.recency):
+        """1 for articles within a day of a day the question names; newness from 0 (oldest
+        candidate) to 1 (newest) when it asks for the latest news."""
+        if not query.dates and not query.recency:
             return {}
         stamps = self.store.chunk_dates(ids)
         parts = {}
-        if query.dates and self.weights.date:
+        if query.dates:
             day = timedelta(days=1).total_seconds()
             named = np.asarray([datetime(d.year, d.month, d.day, 12, tzinfo=timezone.utc)
                                 .timestamp() for d in query.dates])
             near = np.abs(stamps[:, None] - named[None, :]) <= day
-            parts["date"] = self.weights.date * np.nan_to_num(near.any(axis=1).astype(float))
-        if query.recency and self.weights.recency:
+            parts["date"] = np.nan_to_num(near.any(axis=1).astype(float))
+        if query.recency:
             known = np.nan_to_num(stamps, nan=np.nanmin(stamps) if np.isfinite(stamps).any()
                                   else 0.0)
             spread = known.max() - known.min()
-            parts["recency"] = self.weights.recency * ((known - known.min()) / spread
-                                                       if spread else np.zeros(len(ids)))
+            parts["recency"] = (known - known.min()) / spread if spread else np.zeros(len(ids))
         return parts
 
 
