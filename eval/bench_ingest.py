@@ -2,8 +2,10 @@
 
 Both ingest the whole MultiHop-RAG corpus (609 articles), each in a child process of its
 own (so each peak RSS is its own), one after the other in one run of this script:
-- newscite: `newscite ingest` (sentence-packed chunks of at most 200 word pieces, bf16
-  embeddings where the CPU has AVX512-BF16, dedup, SQLite + FAISS + BM25); then a
+- newscite: `newscite ingest` (sentence-packed chunks of at most 320 word pieces, the
+  embedding backend `precision = "auto"` picks for this CPU, or `--precision P` to force
+  one, e.g. `onnx-int8` or `fp32` to stand in for a CPU without AVX512-BF16; dedup,
+  SQLite + FAISS + BM25); then a
   re-ingest of the unchanged corpus (should embed nothing); then the last 10% of the
   articles removed and ingested again: adding 10% new articles to an existing index;
 - baseline: what the LangChain RAG tutorial has a user write: RecursiveCharacterTextSplitter
@@ -17,7 +19,8 @@ dense-only) is printed next to the speed, so that no speed-up hides a quality lo
 
 Run from the repository root (needs the `bench` extra, see the Makefile):
 
-    .venv/bin/python -m newscite.eval.bench_ingest --out eval-out/bench/ingest.json [--questions 300]
+    .venv/bin/python -m newscite.eval.bench_ingest --out eval-out/bench/ingest.json [--questions 300] \
+        [--precision auto|fp32|bf16|onnx-fp32|onnx-int8]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from newscite.eval.bench_embed import cpu_name
 from newscite.eval.benchkit import (
     CORPUS,
     ROOT,
@@ -43,6 +47,7 @@ from newscite.eval.benchkit import (
     retrieval_quality,
     write_json,
 )
+from newscite.index.embedding import Precision, resolve_precision
 
 NEW_SHARE = 0.1
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200  # the LangChain tutorial's splitter settings
@@ -71,12 +76,12 @@ def phase(name: str, articles: int, chunks: int, tokens: int, wall: float,
             "wall_s": wall, "embed_s": embed, **extra}
 
 
-def run_newscite(folder: Path, limit: int | None, questions: int) -> dict:
+def run_newscite(folder: Path, limit: int | None, questions: int, precision: str) -> dict:
     from newscite import factory
     from newscite.config import Config
 
     articles, whole, new = split_corpus(folder, limit)
-    config = Config.load({"index": str(folder / "index")}, environ={})
+    config = Config.load({"index": str(folder / "index"), "precision": precision}, environ={})
     embedder = factory.make_embedder(config)
     embedder.embed(["warm up"])
     timer = StageTimer()
@@ -125,7 +130,8 @@ def run_newscite(folder: Path, limit: int | None, questions: int) -> dict:
             f"{config.chunk_tokens} word pieces, {config.chunk_overlap} overlap"}
 
 
-def run_baseline(folder: Path, limit: int | None, questions: int) -> dict:
+def run_baseline(folder: Path, limit: int | None, questions: int, precision: str) -> dict:
+    """The tutorial pipeline (fp32, as its user gets it: `precision` is newscite's only)."""
     from langchain_community.vectorstores import FAISS
     from langchain_core.documents import Document
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -185,13 +191,14 @@ SIDES = {"newscite": run_newscite, "baseline": run_baseline}
 OPENMP = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
-def child(side: str, articles: int | None, questions: int) -> dict:
+def child(side: str, articles: int | None, questions: int, precision: str) -> dict:
     """Run one side in a fresh process; its figures come back as JSON on a file."""
     with tempfile.TemporaryDirectory(prefix=f"bench-ingest-{side}-") as tmp:
         result = Path(tmp) / "result.json"
         limit = ["--articles", str(articles)] if articles else []
         subprocess.run([sys.executable, "-m", "newscite.eval.bench_ingest", "--side", side, *limit,
-                        "--questions", str(questions), "--result", str(result)],
+                        "--questions", str(questions), "--precision", precision,
+                        "--result", str(result)],
                        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **OPENMP},
                        check=True)
         return json.loads(result.read_text())
@@ -202,7 +209,9 @@ def report(results: dict[str, dict]) -> dict:
     rows = []
     for side, result in results.items():
         for p in result["phases"]:
-            rate = (lambda n: n / p["wall_s"] if p["wall_s"] else float("nan"))
+            def rate(n: float, p: dict = p) -> float:
+                return n / p["wall_s"] if p["wall_s"] else float("nan")
+
             rows.append([f"{side}: {p['phase']}", p["articles"], p["chunks"], p["tokens"],
                          p["wall_s"], p["embed_s"] if p["embed_s"] is not None else "-",
                          rate(p["articles"]), rate(p["chunks"]), rate(p["tokens"]),
@@ -236,6 +245,8 @@ def main() -> None:
                         help="ingest only the corpus's first N articles (default: all 609)")
     parser.add_argument("--questions", type=int, default=300,
                         help="answerable dev questions for the quality figures (default 300)")
+    parser.add_argument("--precision", default="auto", choices=[p.value for p in Precision],
+                        help="newscite's embedding backend (default: what auto picks here)")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -243,9 +254,12 @@ def main() -> None:
     if args.side:  # the child process of one side
         with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
             args.result.write_text(json.dumps(SIDES[args.side](Path(tmp), args.articles,
-                                                                      args.questions)))
+                                                                      args.questions,
+                                                                      args.precision)))
         return
-    results = {side: child(side, args.articles, args.questions) for side in SIDES}
+    print(f"CPU: {cpu_name()}; auto picks {resolve_precision('auto').value}, this run "
+          f"{resolve_precision(args.precision).value}; load average {os.getloadavg()[0]:.1f}")
+    results = {side: child(side, args.articles, args.questions, args.precision) for side in SIDES}
     summary = report(results)
     write_json(args.out, {"results": results, **summary, "command": " ".join(sys.argv)})
 

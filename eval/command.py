@@ -26,9 +26,15 @@ log = logging.getLogger(__name__)
 def corpus_index(config: Config, corpus: str) -> Config:
     """Ingest `corpus` into an index cached per corpus and settings; the config pointing at it."""
     from newscite.factory import make_ingester
+    from newscite.index.embedding import Precision, resolve_precision
 
+    # The resolved precision is part of the key: one cached index per embedding backend, so
+    # a run comparing backends never reuses (or adds to) another backend's vectors; the
+    # default float precision keeps the key it had before precisions were part of it.
+    precision = resolve_precision(config.precision)
     key = hashlib.sha1("|".join((str(Path(corpus).resolve()), config.model,
                                  str(config.chunk_tokens), str(config.chunk_overlap))
+                                + (() if precision is Precision.BF16 else (precision.value,))
                                 ).encode()).hexdigest()[:12]
     config = config.with_(index=str(Path(".newscite") / "eval-cache" / key))
     ingester = make_ingester(config)

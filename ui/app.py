@@ -4,8 +4,8 @@ Tabs:
 - Chat: the conversation (answers stream in, then the checked answer replaces the stream),
   filters for the next questions, and beside the chat the sources of every answer (newest
   open, each marker [n] links to its entry) with the coverage timeline of one answer;
-- Add articles: upload news files; they are ingested with a progress bar and can be asked
-  about at once;
+- Add articles: upload news files; they are ingested with a progress bar (articles done
+  of all, and the time left) and can be asked about at once;
 - Index: what the index holds and, with `newscite serve --watch FEEDS`, each watched feed's
   last refresh (re-read every FEEDS_REFRESH seconds while the page is open).
 
@@ -39,7 +39,7 @@ from newscite.ui.api import FAILED, MAX_PASSAGES, ask_endpoint, parse_filters  #
 from newscite.ui.backend import Backend, Unavailable  # noqa: E402
 from newscite.ui.render import Turn  # noqa: E402
 from newscite.ui.timeline import timeline_figure  # noqa: E402
-from newscite.ui.uploads import EXTENSIONS  # noqa: E402
+from newscite.ui.uploads import EXTENSIONS, UploadProgress  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -231,13 +231,14 @@ def build_app(config: Config, backend: Backend | None = None) -> gr.Blocks:
             return ([], [], render.sources_html([]),
                     gr.Dropdown(choices=[], value=None, visible=False), plot(None), "", "")
 
-        def add_files(paths, progress=gr.Progress(track_tqdm=True)):
-            """Ingest the uploaded files; the ingest's tqdm bars drive the progress bar."""
+        def add_files(paths, progress=gr.Progress()):
+            """Ingest the uploaded files; the bar counts the articles done, with the time
+            left once it can be estimated (`UploadProgress`)."""
             if not paths:
                 return (render.notice_html("Choose one or more files first."), *page_state())
             progress(0, desc="Reading the files")
             try:
-                summary, refused = backend.add_files(paths)
+                summary, refused = backend.add_files(paths, UploadProgress(progress))
             except Unavailable as exc:
                 return (render.notice_html(str(exc)), *page_state())
             except Exception:  # noqa: BLE001 - the page shows a message, the log the details

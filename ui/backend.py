@@ -19,7 +19,7 @@ import logging
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from newscite import factory
 from newscite.config import Config
@@ -160,8 +160,10 @@ class Backend:
                         reference_date=self.rag.retriever.reference_date,
                         index_path=stats["index"], llm=self.llm_status, feeds=feeds)
 
-    def add_files(self, paths: Sequence[str]) -> tuple[IngestSummary, list[Rejection]]:
+    def add_files(self, paths: Sequence[str], on_progress: Callable[[int, int], None] | None = None
+                  ) -> tuple[IngestSummary, list[Rejection]]:
         """Ingest uploaded files (staged in a private folder), then reopen the index.
+        `on_progress(done, total)` follows the records, every `uploads.COMMIT_ARTICLES`.
 
         Returns the ingest summary and the files refused before ingestion; the places in
         rejections name the uploaded file, never the private folder.
@@ -170,7 +172,8 @@ class Backend:
             staged, refused = uploads.stage(paths, Path(folder))
             files = [str(path) for path, _ in staged]
             summary = self._ingest(loaders.load(files, default_source=self.config.default_source),
-                                   files) if staged else IngestSummary()
+                                   files, on_progress,
+                                   uploads.COMMIT_ARTICLES) if staged else IngestSummary()
         names = {str(path): original for path, original in staged}
         summary.rejections = [Rejection(_rename(r.origin, names), r.reason, r.hint)
                               for r in summary.rejections]
@@ -206,7 +209,9 @@ class Backend:
         self.watching = True
         return stop
 
-    def _ingest(self, items: Iterable[Article | Rejection], sources: list[str]) -> IngestSummary:
+    def _ingest(self, items: Iterable[Article | Rejection], sources: list[str],
+                on_progress: Callable[[int, int], None] | None = None,
+                batch_articles: int | None = None) -> IngestSummary:
         chunker = factory.make_chunker(self.config, self.embedder)
         with self._writing:
             try:
@@ -217,7 +222,8 @@ class Backend:
             with store:
                 ingester = Ingester(store, self.embedder, chunker,
                                     Deduplicator(self.config.near_duplicate_threshold),
-                                    batch_articles=self.config.commit_every, progress=False)
+                                    batch_articles=batch_articles or self.config.commit_every,
+                                    progress=False, on_progress=on_progress)
                 return ingester.ingest(items, sources)
 
 

@@ -1,0 +1,81 @@
+"""Embedding backends: ONNX exports agree with PyTorch, are cached once, and auto decides by
+the CPU's flags; an int8 index refuses float vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from newscite.index import embedding
+from newscite.index.embedding import Embedder, Precision, resolve_precision
+
+TEXTS = ["NATO delays Ukraine's membership bid until the war ends.",
+         "The city council approved the new tram line; it will cost 240 million euros and "
+         "open in 2027, officials said on Tuesday after a long debate.", "short"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A private export cache for this module (the export runs once, here)."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEWSCITE_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return Embedder(precision=Precision.FP32).embed(TEXTS)
+
+
+@pytest.mark.parametrize("precision, least_cosine", [(Precision.ONNX_FP32, 0.9999),
+                                                     (Precision.ONNX_INT8, 0.97)])
+def test_onnx_vectors_agree_with_pytorch_fp32(cache, reference, precision, least_cosine):
+    vectors = Embedder(precision=precision, batch_size=2).embed(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == reference.shape
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert (vectors * reference).sum(axis=1).min() >= least_cosine
+
+
+def test_the_export_is_made_once_and_reused(cache):
+    Embedder(precision=Precision.ONNX_INT8).embed(TEXTS[:1])
+    exports = list((cache / "onnx").iterdir())
+    assert len(exports) == 1 and {p.name for p in exports[0].iterdir()} == {
+        embedding.ONNX_FILE, embedding.ONNX_INT8_FILE}
+    written = {p: p.stat().st_mtime_ns for p in exports[0].iterdir()}
+    Embedder(precision=Precision.ONNX_FP32).embed(TEXTS[:1])
+    assert list((cache / "onnx").iterdir()) == exports  # no staging folder left behind
+    assert {p: p.stat().st_mtime_ns for p in exports[0].iterdir()} == written
+
+
+@pytest.mark.parametrize("flags, picked", [({"avx2", "avx512f", "avx512_bf16"}, Precision.BF16),
+                                           ({"avx2", "fma"}, embedding.AUTO_WITHOUT_BF16),
+                                           (set(), embedding.AUTO_WITHOUT_BF16)])
+def test_auto_decides_by_the_cpu_flags_found_at_run_time(monkeypatch, flags, picked):
+    monkeypatch.setattr(embedding, "cpu_flags", lambda: flags)
+    assert resolve_precision("auto") is picked
+    assert resolve_precision("fp32") is Precision.FP32  # an explicit choice stays
+
+
+def test_cpu_flags_are_read_from_this_machine():
+    assert "sse2" in embedding.cpu_flags() or not embedding.Path("/proc/cpuinfo").exists()
+
+
+def test_the_index_identity_separates_int8_from_float_vectors(cache):
+    float_identity = Embedder(precision=Precision.FP32).identity
+    assert float_identity["quantization"] is None
+    assert Embedder(precision=Precision.BF16).identity == float_identity
+    assert Embedder(precision=Precision.ONNX_INT8).identity["quantization"] == "int8-dynamic"
+
+
+def test_an_int8_index_refuses_a_float_writer(tmp_path, cache, chunker):
+    from newscite.index.ingest import index_identity
+    from newscite.index.store import IndexMismatchError, Store
+
+    int8 = Embedder(precision=Precision.ONNX_INT8)
+    with Store.open(tmp_path / "idx", identity=index_identity(int8, chunker), writable=True,
+                    create=True):
+        pass
+    with pytest.raises(IndexMismatchError, match="quantization"):
+        Store.open(tmp_path / "idx", identity=index_identity(Embedder(precision="fp32"), chunker),
+                   writable=True)
