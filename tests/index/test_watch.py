@@ -385,7 +385,7 @@ def test_the_chat_sees_watched_feeds_without_a_restart(newsroom, tmp_path):
     backend = Backend(config)
     assert backend.rag is None  # no index yet
     stop = backend.watch(feeds, every=3600)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # first fetch, ingest and embedding; slow on a busy CPU
     while backend.rag is None and time.monotonic() < deadline:
         time.sleep(0.1)
     stop.set()
