@@ -141,7 +141,6 @@ def make_ranker(config: Config) -> LinearRanker | None:
                        read_identity(config))
 
 
-
 def make_chat_model(config: Config) -> BaseChatModel | None:
     """The configured LLM, None when none is configured. rag.llm (and the OpenAI client it
     imports, seconds of start-up) is imported only when an LLM is configured."""
