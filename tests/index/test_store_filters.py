@@ -11,7 +11,10 @@ def test_outlet_and_date_mask_over_several_outlets_and_one_unknown(tmp_path):
         s.upsert([_item(_article(1, "Alpha", 1), 0), _item(_article(2, "Beta News", 5), 1),
                   _item(_article(3, None, 9), 2), _item(_article(4, "alpha", 12), 3)])
         chunks = s.catalog.chunks
-        titles = lambda mask: [s.passages([int(i)])[0].title for i in chunks.ids[mask]]
+
+        def titles(mask):
+            return [s.passages([int(i)])[0].title for i in chunks.ids[mask]]
+
         assert titles(chunks.allowed(Filters(sources=("ALPHA", "beta news")))) == \
             ["Story 1", "Story 2", "Story 4"]
         assert titles(chunks.allowed(Filters(sources=("Gamma",)))) == []
