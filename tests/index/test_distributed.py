@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from newscite import factory
+from newscite.index.embedding import Precision
 
 from tests.conftest import build_index, multihop_or_skip
 
@@ -78,8 +79,11 @@ def test_ray_ingest_equals_single_process_ingest(ray_cluster, twenty_articles, t
     assert [row[:7] + row[8:] for row in ours] == [row[:7] + row[8:] for row in theirs]
     cosines = [float(np.frombuffer(a[7], np.float32) @ np.frombuffer(b[7], np.float32))
                for a, b in zip(ours, theirs)]
-    # bf16 sums in another order (one thread per actor, other batches): cosines move a little
-    assert min(cosines) > 0.99 and np.mean(cosines) > 0.999
+    # bf16 sums in another order (one thread per actor, other batches): cosines move a little;
+    # int8 (auto on CPUs without AVX512-BF16) scales activations per batch, so other batches
+    # move them more: min 0.991, mean 0.995 measured with int8 forced
+    least, mean = (0.98, 0.99) if embedder.precision is Precision.ONNX_INT8 else (0.99, 0.999)
+    assert min(cosines) > least and np.mean(cosines) > mean
 
 
 def test_workers_without_ray_installed_says_what_to_install(monkeypatch):
