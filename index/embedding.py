@@ -65,11 +65,13 @@ def cpu_flags() -> set[str]:
 
 
 # What AUTO picks on a CPU without AVX512-BF16 (docs/performance.md, "Embedding backends"):
-# the fastest backend whose dev Hits@10 and evidence recall@10 stay within 0.005 of PyTorch
-# fp32. Measured on the reference Intel with fp32 forced (the proxy for an AVX2 CPU): ONNX
-# Runtime int8 3.5x PyTorch fp32, ONNX Runtime fp32 0.88x; int8's dev Hits@10 0.968 and
-# evidence recall@10 0.707 against fp32's 0.965 and 0.707.
-AUTO_WITHOUT_BF16 = Precision.ONNX_INT8
+# PyTorch fp32, for now. ONNX Runtime int8 is the fastest backend within 0.005 of fp32 on dev
+# retrieval (3.5x PyTorch fp32, Hits@10 0.968 against 0.965, evidence recall@10 0.707 both;
+# measured on the reference Intel with fp32 forced), but the test suite run as on such a CPU
+# (AVX512-BF16 hidden) failed two gates with it: a seed question that must be "not found"
+# was answered, and the peak-memory bound of the hostile-corpus ingest (3 GiB) was passed
+# (3.1 GiB). Until those are settled, int8 is chosen explicitly: precision = "onnx-int8".
+AUTO_WITHOUT_BF16 = Precision.FP32
 
 
 def resolve_precision(precision: Precision | str) -> Precision:
