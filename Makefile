@@ -40,7 +40,7 @@ $(BASE): pyproject.toml
 	touch $@
 
 $(TOOLS): $(BASE)
-	$(BIN)/pip install --quiet -e '.[test,scale,train]'
+	$(BIN)/pip install --quiet -e '.[test,scale,train,onnx]'
 	touch $@
 
 # A missing stamp means a llama-cpp-python already in the venv is not trusted: rebuilt.

@@ -228,7 +228,12 @@ class Embedder:
     def _onnx_session(self, model):
         """An ONNX Runtime session on the exported graph, with as many threads as PyTorch
         would use and no spinning between batches (the machine is often shared)."""
-        import onnxruntime
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise ImportError(f"setting 'precision': {self.precision.value!r} runs on ONNX "
+                              "Runtime, which is not installed: pip install -e '.[onnx]' (or "
+                              "choose precision 'auto', 'fp32' or 'bf16')") from exc
         import torch
 
         path = onnx_model(model, self.path, quantized=self.precision is Precision.ONNX_INT8)
