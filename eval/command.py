@@ -11,8 +11,10 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from newscite.config import Config
@@ -102,3 +104,24 @@ def evaluate(config: Config, questions_path: str, *, corpus: str | None = None,
     paths = write_report(result, out, title=f"newscite eval: {Path(questions_path).name}")
     log.info("report written to %s", paths["report.md"])
     return paths
+
+
+def training_main(argv: list[str] | None, *, prog: str, doc: str, questions_help: str,
+                  weights_help: str, train: Callable[..., object]) -> int:
+    """The command line shared by the trainers (`train_answerer`, `train_ranker`): a
+    question set, where its index comes from, where to write the weights and report."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    parser.add_argument("questions", help=questions_help)
+    parser.add_argument("--corpus", help="ingest this corpus into the cached eval index first")
+    parser.add_argument("--index", help="index directory (default: the configured one)")
+    parser.add_argument("--config", help="TOML settings file")
+    parser.add_argument("--weights", help=weights_help)
+    parser.add_argument("--report", help="write the cross-validated report to this folder")
+    parser.add_argument("--limit", type=int, help="only the first N questions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = Config.load({"index": args.index} if args.index else {}, path=args.config)
+    extra = {"weights": args.weights} if args.weights else {}
+    train(config, args.questions, corpus=args.corpus, report=args.report, limit=args.limit,
+          **extra)
+    return 0

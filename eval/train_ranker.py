@@ -21,7 +21,6 @@ folds' records form one report, comparable with `newscite eval compare`.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -34,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 
 from newscite.config import Config
 from newscite.eval import metrics
-from newscite.eval.command import corpus_index, run_settings
+from newscite.eval.command import corpus_index, run_settings, training_main
 from newscite.eval.questions import Question, load_questions
 from newscite.eval.report import write_report
 from newscite.eval.runner import EvalResult, aggregate, run_eval
@@ -235,21 +234,9 @@ def train(config: Config, questions_path: str, *, corpus: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m newscite.eval.train_ranker",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("questions", help="question set with evidence facts (JSON/JSONL)")
-    parser.add_argument("--corpus", help="ingest this corpus into the cached eval index first")
-    parser.add_argument("--index", help="index directory (default: the configured one)")
-    parser.add_argument("--config", help="TOML settings file")
-    parser.add_argument("--weights", help="where to write weights (default rag/ranker.json)")
-    parser.add_argument("--report", help="write the cross-validated report to this folder")
-    parser.add_argument("--limit", type=int, help="only the first N questions")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config = Config.load({"index": args.index} if args.index else {}, path=args.config)
-    train(config, args.questions, corpus=args.corpus, weights=args.weights,
-          report=args.report, limit=args.limit)
-    return 0
+    return training_main(argv, prog="python -m newscite.eval.train_ranker", doc=__doc__,
+                         questions_help="question set with evidence facts (JSON/JSONL)",
+                         weights_help="where to write weights (default rag/ranker.json)", train=train)
 
 
 if __name__ == "__main__":
