@@ -31,7 +31,7 @@ from newscite.rag.answer.compose import key_words, near_repeat, quote_line, supp
 from newscite.rag.answer.features import (abstain_features, candidate_features,
                                           missing_words, sides, verdict_features)
 from newscite.rag.answer.model import AnswerModels
-from newscite.rag.answer.questions import Asked, Kind, read_question
+from newscite.rag.answer.questions import Asked, Kind, read_question, unknown_outlets
 from newscite.rag.answer.sentences import Sentence, SentenceRanker
 from newscite.rag.query import Query
 from newscite.recipe import RECIPE
@@ -110,7 +110,7 @@ class ExtractiveAnswerer:
         """The answer decided from an analysis of `passages` (see the module docstring)."""
         query = analysis.query
         if not self.answerable(analysis, passages):
-            return self.abstain(query, passages, analysis.asked.elsewhere)
+            return self.abstain(query, passages)
         lead, answer_text, lead_sentences = self._lead(analysis, passages)
         chosen = self._quotes(analysis, passages, answer_text, lead_sentences)
         numbers: dict[int, int] = {}
@@ -141,9 +141,8 @@ class ExtractiveAnswerer:
         hold ("what did Bloomberg report ...", `Asked.elsewhere`); the best sentence scores
         under `abstain_below`; more than 1 - `min_coverage` of the question's content words
         (two at least, so one odd word does not decide) occur nowhere in the passages; two
-        or more of its
-        specific terms (names, numbers, years), `RECIPE.missing_terms_share` of them, do
-        not either; or a "how many"/"when" question finds no number/date in its
+        or more of its specific terms (names, numbers, years), `RECIPE.missing_terms_share`
+        of them, do not either; or a "how many"/"when" question finds no number/date in its
         `RECIPE.typed_answer_sentences` best sentences."""
         ranked = analysis.ranked
         if analysis.asked.elsewhere or not ranked or ranked[0].score < self.abstain_below:
@@ -208,10 +207,10 @@ class ExtractiveAnswerer:
                 chosen.append(sentence)
         return chosen or analysis.ranked[:1]
 
-    def abstain(self, query: Query, passages: list[Passage],
-                elsewhere: tuple[str, ...] = ()) -> Answer:
+    def abstain(self, query: Query, passages: list[Passage]) -> Answer:
         """The fixed reply, with the outlets the question cites that the index lacks and the
-        closest coverage, so the user knows what is there."""
+        closest coverage, so the user knows what is there (generate mode replies this too)."""
+        elsewhere = unknown_outlets(query.text, query.sources)
         lacking = (f" The index holds no articles from {_listed(elsewhere)}."
                    if elsewhere else "")
         closest = "; ".join(dict.fromkeys(
