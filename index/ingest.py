@@ -4,6 +4,8 @@ Each batch of articles is one atomic commit, so a killed ingest keeps every batc
 before the kill and a re-run picks up where it stopped (committed articles are unchanged
 and cost nothing). Unchanged articles are never re-embedded; a changed article replaces its
 chunks; exact and near-duplicates are merged into the first copy as "also reported by".
+Before its chunks, a batch stores a vector for each of their sentences that the index has
+none for (`index.store.sentences`), so that answering embeds only the question.
 
 Chunking and embedding are done by an encoder: `LocalEncoder` in this process (the default),
 or `index.distributed.RayEncoder` on a Ray cluster; either way the articles are classified
@@ -32,6 +34,7 @@ from newscite.index.chunking import SentenceChunker
 from newscite.index.dedup import Deduplicator
 from newscite.index.embedding import Embedder
 from newscite.index.store import IngestTarget, StoredArticle, content_hash
+from newscite.text import split_sentences
 from newscite.types import Article, Chunk, Coverage, IngestSummary, Rejection
 
 log = logging.getLogger(__name__)
@@ -95,7 +98,8 @@ class Ingester:
     def __init__(self, store: IngestTarget, embedder: Embedder, chunker: SentenceChunker,
                  dedup: Deduplicator, *, batch_articles: int = 32, progress: bool = True,
                  encoder: Encoder | None = None,
-                 on_progress: Callable[[int, int], None] | None = None):
+                 on_progress: Callable[[int, int], None] | None = None,
+                 sentence_vectors: bool = True):
         if batch_articles < 1:
             raise ValueError(f"batch_articles must be at least 1, got {batch_articles}")
         self.store = store
@@ -107,6 +111,7 @@ class Ingester:
         self.encoder = encoder or LocalEncoder(chunker, embedder)
         # called with (records done, records in the run) after each commit (the chat's upload)
         self.on_progress = on_progress
+        self.sentence_vectors = sentence_vectors
         self._known: dict[str, StoredArticle] | None = None
 
     def _known_articles(self) -> dict[str, StoredArticle]:
@@ -216,6 +221,9 @@ class Ingester:
             batch.coverage[original_id] = batch.coverage.get(original_id, ()) + (coverage,)
 
     def _commit(self, batch: _Batch, encoded: list[Encoded], summary: IngestSummary) -> None:
+        if self.sentence_vectors:
+            store_sentence_vectors(self.store, self.embedder,
+                                   [chunk for _, chunks, _ in encoded for chunk in chunks])
         self.store.upsert(encoded, minhashes=batch.minhashes)
         for article, _, _ in encoded:
             self._known[article.id] = StoredArticle(article.id, article.fingerprint,
@@ -226,6 +234,17 @@ class Ingester:
         summary.chunks_embedded += sum(len(chunks) for _, chunks, _ in encoded)
 
 
+def store_sentence_vectors(store: IngestTarget, embedder: Embedder, chunks: list[Chunk]) -> int:
+    """Embed and store the sentences of `chunks` that the index holds no vector for, each
+    distinct text once (overlapping chunks and copies share sentences); how many."""
+    texts = [chunk.text[start:end] for chunk in chunks
+             for start, end in split_sentences(chunk.text)]
+    new = store.unembedded_sentences(texts)
+    if new:
+        store.add_sentence_vectors(new, embedder.embed(new))
+    return len(new)
+
+
 def _records_done(summary: IngestSummary) -> int:
     """Records classified so far: each counts once as added, updated, unchanged, duplicate,
     merged or rejected."""
@@ -234,8 +253,9 @@ def _records_done(summary: IngestSummary) -> int:
 
 
 def reindex(store: IngestTarget, embedder: Embedder, chunker: SentenceChunker,
-            progress: bool = True) -> int:
-    """Re-chunk and re-embed every stored article with the current settings; one commit.
+            progress: bool = True, sentence_vectors: bool = True) -> int:
+    """Re-chunk and re-embed every stored article with the current settings; one commit
+    (and then one for the sentence vectors, which the first drops with the old model's).
 
     Returns the number of chunks written. Used after changing the model or the chunker.
     """
@@ -245,4 +265,7 @@ def reindex(store: IngestTarget, embedder: Embedder, chunker: SentenceChunker,
     encoded = encode_articles(articles, chunker, embedder)
     store.replace_all_chunks([(article.id, chunks, vectors) for article, chunks, vectors in encoded],
                              index_identity(embedder, chunker))
+    if sentence_vectors:
+        store_sentence_vectors(store, embedder, [chunk for _, chunks, _ in encoded
+                                                 for chunk in chunks])
     return sum(len(chunks) for _, chunks, _ in encoded)

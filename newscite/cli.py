@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--field", action="append", metavar="OURS=THEIRS",
                         help="map a field of your files, e.g. --field body=story_text")
     for name, *flags in (("dense_index",), ("commit_every",), ("ingest_workers", "--workers"),
-                         ("ray_address", "--ray"), ("default_source",)):
+                         ("ray_address", "--ray"), ("default_source",), ("sentence_vectors",)):
         setting_flag(ingest, name, *flags)
     ingest.add_argument("--no-progress", action="store_true")
 
@@ -279,7 +279,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         from newscite.index.ingest import reindex
 
         with factory.open_store(config, writable=True, any_identity=True) as store:
-            print(f"reindexed: {reindex(store, embedder, chunker)} chunks")
+            chunks = reindex(store, embedder, chunker, sentence_vectors=config.sentence_vectors)
+            print(f"reindexed: {chunks} chunks")
         return 0
     with factory.open_store(config, writable=args.command == "remove") as store:
         if args.command == "ask":

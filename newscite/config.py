@@ -72,6 +72,9 @@ class Config:
                                   low=0, high=511)
     commit_every: int = _setting(32, "articles per atomic commit while ingesting",
                                  low=1, high=100000)
+    sentence_vectors: bool = _setting(True, "embed every sentence at ingest, so that an "
+                                      "extractive answer embeds only the question (about twice "
+                                      "the embedding work of an ingest; docs/performance.md)")
     dense_index: str = _setting("flat", "FAISS index kind (ivf for a million chunks or more: "
                                 "docs/performance.md)", choices=("flat", "hnsw", "ivf"))
     store: str = _setting("faiss", "where the vectors live: 'faiss' (a file in the index "
@@ -291,11 +294,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
+# how a boolean setting may be written in TOML, an environment variable or a flag
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     spec = next(f for f in fields(Config) if f.name == name)
     kind = type(spec.default)
     try:
-        if kind is int and not isinstance(value, bool):
+        if kind is bool:
+            coerced = _BOOLEANS[str(value).strip().lower()]
+        elif kind is int and not isinstance(value, bool):
             coerced = int(value)
         elif kind is float and not isinstance(value, bool):
             coerced = float(value)
@@ -303,8 +313,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             coerced = str(value)
         else:
             raise ValueError
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting {name!r} (from {source}) must be a {kind.__name__}, "
+    except (TypeError, ValueError, KeyError):
+        expected = "true or false" if kind is bool else f"a {kind.__name__}"
+        raise ConfigError(f"setting {name!r} (from {source}) must be {expected}, "
                           f"got {value!r}") from None
     meta = spec.metadata
     if meta["choices"]:

@@ -86,7 +86,8 @@ def make_ingester(config: Config, progress: bool = True,
                              progress=progress)
     store = open_store(config, writable=True, embedder=embedder, chunker=chunker)
     return Ingester(store, embedder, chunker, Deduplicator(config.near_duplicate_threshold),
-                    batch_articles=config.commit_every, progress=progress, encoder=encoder)
+                    batch_articles=config.commit_every, progress=progress, encoder=encoder,
+                    sentence_vectors=config.sentence_vectors)
 
 
 def make_fetcher(config: Config) -> Fetcher:
@@ -161,6 +162,7 @@ def make_chain(config: Config, store: Store | None = None, *, embedder: Embedder
     store = store or open_store(config)
     embedder = embedder or make_embedder(config)
     answerer = ExtractiveAnswerer(embedder, abstain_below=config.abstain_below,
-                                  min_coverage=config.min_coverage)
+                                  min_coverage=config.min_coverage,
+                                  stored_sentences=store.sentence_vectors)
     return NewsRAG(make_retriever(config, store, embedder), answerer, chat_model,
                    mode=config.answer_mode, k=config.k, history_turns=config.history_turns)

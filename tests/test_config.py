@@ -17,6 +17,8 @@ def test_precedence_defaults_toml_env_flags(tmp_path):
     ({"port": 70000}, {}, "setting 'port' (from flag --port) must be between 1 and 65535"),
     ({"search_mode": "magic"}, {}, "must be one of hybrid, dense, bm25"),
     ({"chunk_tokens": 60, "chunk_overlap": 40}, {}, "less than half"),
+    ({"sentence_vectors": "maybe"}, {}, "setting 'sentence_vectors' (from flag "
+                                        "--sentence-vectors) must be true or false"),
 ])
 def test_bad_values_name_the_setting_and_its_source(flags, env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -33,6 +35,15 @@ def test_unknown_or_broken_toml_is_refused(tmp_path):
         Config.load({}, environ={}, path=bad)
     with pytest.raises(ConfigError, match="does not exist"):
         Config.load({}, environ={}, path=tmp_path / "missing.toml")
+
+
+def test_booleans_from_toml_environment_and_flags(tmp_path):
+    toml = tmp_path / "newscite.toml"
+    toml.write_text("sentence_vectors = false\n")
+    assert Config.load({}, environ={}).sentence_vectors is True
+    assert Config.load({}, environ={}, path=toml).sentence_vectors is False
+    assert Config.load({}, environ={"NEWSCITE_SENTENCE_VECTORS": "No"}).sentence_vectors is False
+    assert Config.load({"sentence_vectors": "on"}, environ={}, path=toml).sentence_vectors is True
 
 
 def test_choices_accept_any_case():

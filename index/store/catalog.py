@@ -32,6 +32,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from newscite.index.store import sentences
 from newscite.index.store.connect import connect, take_lock
 from newscite.index.store.dense import DenseKind
 from newscite.index.store.records import (
@@ -122,6 +123,7 @@ class Catalog:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = FULL")
                 db.executescript(SCHEMA)
+                db.execute(sentences.SCHEMA)
                 _add_missing_columns(db)
             _check_identity(db, path, identity, dense_kind, writable)
             return cls(path, db, writable=writable, lock_fd=lock_fd)
@@ -229,11 +231,38 @@ class Catalog:
         """Swap every article's chunks and the index identity in one commit (reindex)."""
         with self.transaction() as db:
             db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM sentence_vectors")  # they belong to the old model
             for article_id, chunks, vectors in items:
                 self._insert_chunks(article_id, chunks, vectors)
             db.execute("UPDATE meta SET value = ? WHERE key = 'identity'",
                        (json.dumps(identity, sort_keys=True),))
         self.chunks = ChunkTable.read(self.db)
+
+    def add_sentence_vectors(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store sentences' vectors (`index.store.sentences`), in one commit."""
+        with self.transaction() as db:
+            sentences.write(db, texts, vectors)
+
+    def unembedded_sentences(self, texts: Sequence[str]) -> list[str]:
+        """Those of `texts` (distinct, in order) without a stored vector."""
+        return sentences.missing(self.db, texts)
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those of `texts` that have one (none in an index written
+        before sentence vectors were stored)."""
+        return self._if_stored(lambda: sentences.read(self.db, texts), {})
+
+    def sentence_count(self) -> int:
+        return self._if_stored(lambda: sentences.size(self.db), 0)
+
+    def _if_stored(self, read, empty):
+        """`read()`, or `empty` in an index written before sentence vectors were stored."""
+        try:
+            return read()
+        except sqlite3.OperationalError as error:
+            if "no such table" not in str(error):
+                raise
+            return empty
 
     def log_ingest(self, paths: list[str], started_at: datetime, summary: dict) -> None:
         with self.transaction() as db:

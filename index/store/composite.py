@@ -128,6 +128,19 @@ class Store:
         self.catalog.replace_all_chunks(items, identity)
         self._rebuild_derived()
 
+    def add_sentence_vectors(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store sentences' vectors for the answer step (`index.store.sentences`)."""
+        if len(texts):
+            self.catalog.add_sentence_vectors(texts, vectors)
+            self._dirty = True
+
+    def unembedded_sentences(self, texts: Sequence[str]) -> list[str]:
+        return self.catalog.unembedded_sentences(texts)
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those of `texts` that have one."""
+        return self.catalog.sentence_vectors(texts)
+
     def log_ingest(self, paths: list[str], started_at: datetime, summary: dict) -> None:
         self.catalog.log_ingest(paths, started_at, summary)
         self._dirty = True
@@ -310,4 +323,5 @@ class Store:
                 "outlets": len(self.catalog.sources()), "first_date": iso(low),
                 "last_date": iso(high), **self.catalog.identity, "store": self.dense.engine,
                 "dense_index": self.catalog.dense_kind.value,
-                "generation": self.catalog.generation, "size_bytes": size, **self.dense.stats()}
+                "generation": self.catalog.generation, "size_bytes": size,
+                "sentence_vectors": self.catalog.sentence_count(), **self.dense.stats()}

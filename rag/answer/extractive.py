@@ -32,7 +32,7 @@ from newscite.rag.answer.features import (abstain_features, candidate_features,
                                           missing_words, sides, verdict_features)
 from newscite.rag.answer.model import AnswerModels
 from newscite.rag.answer.questions import Asked, Kind, read_question, unknown_outlets
-from newscite.rag.answer.sentences import Sentence, SentenceRanker
+from newscite.rag.answer.sentences import Sentence, SentenceRanker, StoredVectors
 from newscite.rag.query import Query
 from newscite.recipe import RECIPE
 from newscite.types import Answer, Citation, Passage
@@ -62,12 +62,12 @@ class ExtractiveAnswerer:
                  abstain_below: float = RECIPE.abstain_below,
                  min_coverage: float = RECIPE.min_coverage,
                  cache_sentences: int = 20_000, embed_sentences: int = RECIPE.embed_sentences,
-                 models: AnswerModels | None = None):
+                 models: AnswerModels | None = None, stored_sentences: StoredVectors | None = None):
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
         self.embedder = embedder
         self.ranker = SentenceRanker(embedder, cache_sentences=cache_sentences,
-                                     embed_sentences=embed_sentences)
+                                     embed_sentences=embed_sentences, stored=stored_sentences)
         self.max_sentences = max_sentences
         self.abstain_below = abstain_below
         self.min_coverage = min_coverage

@@ -2,9 +2,10 @@
 
 A sentence scores by its cosine similarity to the question (the embedder), by the share of
 the question's content words it holds, and by its passage's rank (`RECIPE.sentence_*`).
-Only the sentences sharing most words with the question are embedded, each distinct text
-once (`SentenceVectors` remembers them between questions): embedding is most of an
-extractive answer's time.
+Only the sentences sharing most words with the question get a cosine. Their vectors come
+from the index, which stores one per sentence at ingest (`index.store.sentences`); a
+sentence without one is embedded, each distinct text once (`SentenceVectors` remembers them
+between questions): embedding was most of an extractive answer's time.
 
 Example:
     >>> ranker = SentenceRanker(embedder)
@@ -17,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +27,10 @@ from newscite.rag.citations import content_words
 from newscite.recipe import RECIPE
 from newscite.text import split_sentences
 from newscite.types import Passage
+
+
+# the index's stored vectors of those of the texts it has (Store.sentence_vectors)
+StoredVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -45,10 +51,12 @@ def asserts(text: str) -> bool:
 
 
 class SentenceVectors:
-    """Embeds sentences, each distinct text once, remembering the last `size` vectors.
+    """Sentence vectors: remembered, else read from `stored` (the index), else embedded;
+    the last `size` are remembered.
 
     Retrieved passages recur between questions (and overlapping chunks share sentences), so
-    each text is embedded once and kept (384 float32: 1.5 KB a sentence). Thread-safe.
+    each text is looked up or embedded once and kept (384 float32: 1.5 KB a sentence).
+    Thread-safe.
 
     Example:
         >>> vectors = SentenceVectors(embedder, size=20_000)
@@ -56,11 +64,13 @@ class SentenceVectors:
         (2, 384)
     """
 
-    def __init__(self, embedder: Embedder, size: int = 20_000):
+    def __init__(self, embedder: Embedder, size: int = 20_000,
+                 stored: StoredVectors | None = None):
         if size < 0:
             raise ValueError(f"the sentence vector cache size must be at least 0, got {size}")
         self.embedder = embedder
         self.size = size
+        self.stored = stored
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -74,11 +84,15 @@ class SentenceVectors:
             found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
             for text in found:
                 self._cache.move_to_end(text)
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            found.update(zip(missing, self.embedder.embed(missing)))
+        new = [t for t in dict.fromkeys(texts) if t not in found]
+        if new:
+            fetched = self.stored(new) if self.stored is not None else {}
+            unstored = [t for t in new if t not in fetched]
+            if unstored:
+                fetched.update(zip(unstored, self.embedder.embed(unstored)))
+            found.update(fetched)
             with self._lock:
-                self._cache.update((t, found[t]) for t in missing)
+                self._cache.update((t, fetched[t]) for t in new)
                 while len(self._cache) > self.size:
                     self._cache.popitem(last=False)
         if not texts:
@@ -90,12 +104,13 @@ class SentenceRanker:
     """Scores every sentence of the passages against the question, best first."""
 
     def __init__(self, embedder: Embedder, *, cache_sentences: int = 20_000,
-                 embed_sentences: int = RECIPE.embed_sentences):
+                 embed_sentences: int = RECIPE.embed_sentences,
+                 stored: StoredVectors | None = None):
         if embed_sentences < 1:
             raise ValueError(f"embed_sentences must be at least 1, got {embed_sentences}")
         self.embedder = embedder
         self.embed_sentences = embed_sentences
-        self.vectors = SentenceVectors(embedder, cache_sentences)
+        self.vectors = SentenceVectors(embedder, cache_sentences, stored)
 
     def run(self, question: str, passages: list[Passage],
             question_vector: np.ndarray | None = None) -> list[Sentence]:

@@ -199,7 +199,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "--lazy", str(disk)], check=True)
 
 
-@pytest.mark.parametrize("left", [0, 200_000], ids=["full", "fills-up-mid-ingest"])
+@pytest.mark.parametrize("left", [0, 600_000], ids=["full", "fills-up-mid-ingest"])
 def test_disk_full_is_one_clear_error_and_keeps_the_index(small_disk, news_index, capsys,
                                                           multihop_slice, left):
     """An ingest onto a full disk, or one that fills up under it, ends with one line naming
