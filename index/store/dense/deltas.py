@@ -4,9 +4,10 @@ Writing the whole FAISS file on every flush costs the size of the index (1.5 GB 
 chunks). Instead a flush writes only what changed since the previous one, as a delta:
 `dense-<generation>-<token>.delta.npz` with the chunk ids removed, then the ids and vectors
 added (plain arrays, no pickle). Loading reads the base `.faiss` file and applies the deltas
-in order. Deltas merge as `index.tiers` plans (a merged delta does what its parts did, in
-order), and the base is written anew once the deltas hold more vectors than it does, so
-each vector is rewritten a bounded number of times, whatever the size of the index.
+in order (removals, then additions: `faiss.FaissIndex._read`). Deltas merge as `index.tiers`
+plans (a merged delta does what its parts did, in order), and the base is written anew once
+the deltas hold more vectors than it does, so each vector is rewritten a bounded number of
+times, whatever the size of the index.
 
 Example:
     >>> Delta(removed=np.array([3]), ids=np.array([9]), vectors=v).save(path)
@@ -48,13 +49,6 @@ class Delta:
                 np.concatenate([vectors[keep], delta.vectors])
         return cls(np.concatenate(removed) if removed else np.zeros(0, np.int64), ids,
                    vectors if vectors is not None else np.zeros((0, 0), np.float32))
-
-    def apply(self, index) -> None:
-        """Apply to a FAISS index (removals first)."""
-        if len(self.removed):
-            index.remove_ids(self.removed)
-        if len(self.ids):
-            index.add_with_ids(self.vectors, self.ids)
 
     def save(self, path: Path) -> None:
         fsynced_save(path, {"removed": self.removed, "ids": self.ids, "vectors": self.vectors})

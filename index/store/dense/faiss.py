@@ -7,6 +7,15 @@ Later flushes append only what changed, as delta files (`dense/deltas.py`), so a
 costs what it changed, not the size of the index; the base file is written anew only after
 a rebuild or once the deltas outgrow it.
 
+A flat index keeps its vectors in one contiguous buffer, and adding to it reallocates that
+buffer and copies it (C++ vector growth): for that instant the vectors are held twice, 1.5 GB
+more at a million chunks, which was most of a writer's peak memory. So the vectors added
+after a flat index was read or built (the deltas' and each write's) go into a second, small
+flat index, `recent`, searched together with it; removals compact both in place. The two are
+combined only when the base file is written anew. (FAISS's `IO_FLAG_MMAP_IFC` maps a flat
+file read-only: adding to or removing from such an index aborts the process, and a flat
+search reads every page anyway, so a writer does not map it.)
+
 Example:
     >>> dense = FaissIndex(catalog)
     >>> dense.search(query_vector, k=10, filters=Filters(sources=("The Verge",)))
@@ -36,15 +45,35 @@ def ivf_lists(n: int) -> int:
     return 0 if n < IVF_MIN_CHUNKS else 2 ** round(math.log2(4 * math.sqrt(n)))
 
 
-def faiss_ids(index) -> list[int]:
-    """Sorted chunk ids a FAISS index holds: an ID map's, or an IVF index's own."""
+def faiss_ids(*indexes) -> list[int]:
+    """Sorted chunk ids the FAISS indexes hold (None ones skipped): an ID map's, or an IVF
+    index's own."""
     import faiss
 
-    if isinstance(index, faiss.IndexIVF):
-        lists = index.invlists
-        return sorted(int(i) for n in range(index.nlist) if lists.list_size(n)
-                      for i in faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)))
-    return sorted(faiss.vector_to_array(index.id_map).tolist())
+    held = []
+    for index in indexes:
+        if isinstance(index, faiss.IndexIVF):
+            lists = index.invlists
+            held += [faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+                     for n in range(index.nlist) if lists.list_size(n)]
+        elif index is not None:
+            held.append(faiss.vector_to_array(index.id_map))
+    return np.sort(np.concatenate(held)).tolist() if held else []
+
+
+def _is_flat(index) -> bool:
+    """Whether `index` is an ID-mapped flat index (whose additions go to a second one)."""
+    import faiss
+
+    return isinstance(index, faiss.IndexIDMap2) and \
+        isinstance(faiss.downcast_index(index.index), faiss.IndexFlat)
+
+
+def _flat(dimension: int):
+    """An exact inner-product index addressed by chunk id."""
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
 class FaissIndex:
@@ -55,6 +84,7 @@ class FaissIndex:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self._index = None  # None: rebuilt from the catalog's vectors when next needed
+        self._recent = None  # flat only: the vectors added since `_index` was read or built
         self._base: str | None = None  # the file the index was read from or written to last
         self._base_size = 0
         self._deltas: list[tuple[str, int]] = []  # (file, changes) written since the base
@@ -62,7 +92,8 @@ class FaissIndex:
 
     @property
     def index(self):
-        """The FAISS index, built from the catalog's vectors if it was forgotten."""
+        """The FAISS index as read or built (a flat one's later additions are in `_recent`),
+        built from the catalog's vectors if it was forgotten."""
         if self._index is None:
             self._index = self._new_index()
             for ids, vectors in self.catalog.stored_vectors():
@@ -79,7 +110,7 @@ class FaissIndex:
         lists = ivf_lists(len(self.catalog.chunks.ids)) if kind is DenseKind.IVF else 0
         if lists:
             return self._trained_ivf(dimension, lists)
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        return _flat(dimension)
 
     def _trained_ivf(self, dimension: int, lists: int):
         """An IVF-Flat index trained on every n-th stored vector (40 a list, as FAISS asks).
@@ -117,21 +148,34 @@ class FaissIndex:
             return False
         return True
 
-    def _read(self, manifest: dict):
-        """The index the manifest names: its base file with its deltas applied."""
+    def _read(self, manifest: dict) -> tuple:
+        """The index the manifest names, its base file with its deltas applied: (base, the
+        flat base's added vectors or None)."""
         import faiss
 
         index = faiss.read_index(str(self.catalog.path / manifest["dense_file"]))
+        recent = None
         for name in manifest.get("dense_deltas", []):
-            Delta.load(self.catalog.path / name).apply(index)
-        return index
+            delta = Delta.load(self.catalog.path / name)
+            for part in (index, recent):
+                if part is not None and len(delta.removed):
+                    part.remove_ids(delta.removed)
+            if len(delta.ids):
+                if recent is None and _is_flat(index):
+                    recent = _flat(index.d)
+                (recent if recent is not None else index).add_with_ids(delta.vectors, delta.ids)
+        return index, recent
+
+    def _parts(self) -> list:
+        """The FAISS indexes holding the vectors: the base, then any recent additions."""
+        return [part for part in (self.index, self._recent) if part is not None]
 
     # ---- the DenseIndex protocol ---------------------------------------------------------
 
     def load(self, manifest: dict) -> bool:
         """Read the base file and its deltas (the store then catches up with SQLite)."""
         self.reset()
-        self._index = self._read(manifest)
+        self._index, self._recent = self._read(manifest)
         self._base = manifest["dense_file"]
         self._deltas = list(zip(manifest.get("dense_deltas", []),
                                 manifest.get("dense_delta_sizes", [])))
@@ -139,18 +183,23 @@ class FaissIndex:
         return True
 
     def reset(self) -> None:
-        self._index, self._base, self._deltas, self._pending = None, None, [], []
+        self._index, self._recent, self._base, self._deltas, self._pending = \
+            None, None, None, [], []
 
     def remove(self, ids: list[int]) -> None:
         if ids and self._updatable(removing=True):
             removed = np.asarray(ids, dtype=np.int64)
-            self._index.remove_ids(removed)
+            for part in self._parts():
+                part.remove_ids(removed)
             self._pending.append(Delta(removed, removed[:0],
                                        np.zeros((0, self._index.d), np.float32)))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if self._updatable(removing=False):
-            self._index.add_with_ids(vectors, ids)
+            if self._recent is None and _is_flat(self._index):
+                self._recent = _flat(self._index.d)
+            (self._recent if self._recent is not None else self._index).add_with_ids(vectors,
+                                                                                     ids)
             self._pending.append(Delta(ids[:0], ids, vectors))
 
     def save(self, generation: int) -> dict:
@@ -173,8 +222,15 @@ class FaissIndex:
                 "dense_delta_sizes": [size for _, size in self._deltas]}
 
     def _write_base(self, generation: int) -> None:
+        """Write the whole index as a new base file, the recent additions folded into it
+        first (the one time a flat index's buffer grows by more than a write)."""
         import faiss
 
+        if self._recent is not None:
+            recent, self._recent = self._recent, None
+            if recent.ntotal:
+                self.index.add_with_ids(recent.index.reconstruct_n(0, recent.ntotal),
+                                        faiss.vector_to_array(recent.id_map))
         dense_file = self.catalog.path / f"dense-{generation}-{secrets.token_hex(4)}.faiss"
         faiss.write_index(self.index, str(dense_file) + ".tmp")
         with open(str(dense_file) + ".tmp", "rb") as fh:
@@ -198,29 +254,30 @@ class FaissIndex:
         except (RuntimeError, OSError, ValueError, KeyError):
             return [f"{name} or its deltas are not a readable FAISS index"]
         chunk_ids = self.catalog.chunks.ids
-        if faiss_ids(stored) != chunk_ids.tolist():
-            return [f"{name} holds {stored.ntotal} vectors for {len(chunk_ids)} chunks"]
+        held = faiss_ids(*stored)
+        if held != chunk_ids.tolist():
+            return [f"{name} holds {len(held)} vectors for {len(chunk_ids)} chunks"]
         return []
 
     def ids(self) -> list[int]:
-        return faiss_ids(self.index)
+        return faiss_ids(*self._parts())
 
     def search(self, vector: np.ndarray, k: int,
                filters: Filters | None = None) -> list[tuple[int, float]]:
         """Nearest chunks; a filter becomes an id selector over the chunks that pass it."""
         import faiss
 
-        index = self.index
-        if index.ntotal == 0:
+        parts = [part for part in self._parts() if part.ntotal]
+        if not parts:
             return []
         mask = self.catalog.chunks.allowed(filters)
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        if mask is None:
-            scores, ids = index.search(query, k)
-        else:
+        params = None
+        if mask is not None:
             if not mask.any():
                 return []
             selector = faiss.IDSelectorBatch(self.catalog.chunks.ids[mask])
+            index = self.index
             if self.catalog.dense_kind is DenseKind.HNSW:
                 params = faiss.SearchParametersHNSW(sel=selector)
             elif isinstance(index, faiss.IndexIVF):
@@ -229,13 +286,28 @@ class FaissIndex:
                     sel=selector, nprobe=min(index.nlist, math.ceil(IVF_PROBES / mask.mean())))
             else:
                 params = faiss.SearchParameters(sel=selector)
-            scores, ids = index.search(query, k, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        hits = []
+        for part in parts:
+            scores, ids = part.search(query, k) if params is None else \
+                part.search(query, k, params=params)
+            hits += [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        # the base's hits first, so a stable sort keeps its order among equal scores
+        return sorted(hits, key=lambda hit: -hit[1])[:k] if len(parts) > 1 else hits
 
     def scores(self, vector: np.ndarray, chunk_ids: np.ndarray) -> np.ndarray:
+        import faiss
+
         if not len(chunk_ids):
             return np.zeros(0, dtype=np.float32)
-        vectors = self.index.reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
+        chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        if self._recent is None:
+            vectors = self.index.reconstruct_batch(chunk_ids)
+        else:
+            vectors = np.empty((len(chunk_ids), self._recent.d), dtype=np.float32)
+            recent = np.isin(chunk_ids, faiss.vector_to_array(self._recent.id_map))
+            for part, rows in ((self.index, ~recent), (self._recent, recent)):
+                if rows.any():
+                    vectors[rows] = part.reconstruct_batch(chunk_ids[rows])
         return vectors @ np.asarray(vector, dtype=np.float32)
 
     def stats(self) -> dict:
