@@ -12,6 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Iterator
 
 import numpy as np
 
@@ -78,6 +79,31 @@ def passage_from_row(row: sqlite3.Row) -> Passage:
                    also_reported_by=coverage_from_json(row["also_reported_by"]))
 
 
+READ_BATCH = 50_000  # chunk rows fetched at a time: few Python objects alive at once
+
+
+def _chunk_batches(db: sqlite3.Connection, after: int) -> Iterator[tuple[list, list, list]]:
+    """(chunk ids, outlets, dates as stored) of the chunks with ids above `after`, a batch at
+    a time, in no particular order. All of them (`after` 0: opening an index): the chunks'
+    ids and articles from their index (a chunk's row holds its 1.5 KB vector, so scanning
+    the table reads the whole file) and each article's outlet and date once. A few new
+    ones: joined, from their rows."""
+    if after:
+        cursor = db.execute("SELECT c.id, a.source, a.published_at FROM chunks c JOIN articles "
+                            "a ON a.id = c.article_id WHERE c.id > ?", (after,))
+        while rows := cursor.fetchmany(READ_BATCH):
+            yield tuple(map(list, zip(*rows)))
+        return
+    articles = {row[0]: (row[1], row[2]) for row in db.execute(
+        "SELECT id, source, published_at FROM articles")}
+    cursor = db.execute("SELECT id, article_id FROM chunks")  # its covering index
+    while rows := cursor.fetchmany(READ_BATCH):
+        found = [(chunk_id, *articles[article_id]) for chunk_id, article_id in rows
+                 if article_id in articles]  # as the join: a chunk without article is left out
+        if found:
+            yield tuple(map(list, zip(*found)))
+
+
 @dataclass(frozen=True)
 class ChunkTable:
     """Each chunk's outlet and date, in chunk-id order, held in memory so that outlet and
@@ -91,16 +117,29 @@ class ChunkTable:
 
     @classmethod
     def read(cls, db: sqlite3.Connection, after: int = 0) -> ChunkTable:
-        """The chunks with ids above `after` (all by default), from the database."""
-        rows = db.execute("SELECT c.id, a.source, a.published_at FROM chunks c JOIN articles a "
-                          "ON a.id = c.article_id WHERE c.id > ? ORDER BY c.id",
-                          (after,)).fetchall()
-        source_names, sources = np.unique(
-            np.asarray([(r[1] or "").casefold() for r in rows], dtype=str), return_inverse=True)
-        dates = np.asarray([datetime.fromisoformat(r[2]).timestamp() if r[2] else np.nan
-                            for r in rows], dtype=np.float64)
-        return cls(np.asarray([r[0] for r in rows], dtype=np.int64), source_names,
-                   sources.astype(np.int32), dates)
+        """The chunks with ids above `after` (all by default), from the database, read
+        `READ_BATCH` rows at a time into compact arrays (never a Python row per chunk)."""
+        outlets: dict[str, int] = {}  # casefolded outlet -> code, in the order first seen
+        ids, codes, dates = [], [], []
+        for batch_ids, sources, published in _chunk_batches(db, after):
+            code_of = {raw: outlets.setdefault((raw or "").casefold(), len(outlets))
+                       for raw in set(sources)}
+            date_of = {raw: datetime.fromisoformat(raw).timestamp() if raw else np.nan
+                       for raw in set(published)}
+            ids.append(np.asarray(batch_ids, dtype=np.int64))
+            codes.append(np.fromiter(map(code_of.__getitem__, sources), np.int32, len(sources)))
+            dates.append(np.fromiter(map(date_of.__getitem__, published), np.float64,
+                                     len(published)))
+        ids_, codes_, dates_ = (np.concatenate(parts) if parts else np.zeros(0, dtype)
+                                for parts, dtype in ((ids, np.int64), (codes, np.int32),
+                                                     (dates, np.float64)))
+        order = np.argsort(ids_, kind="stable")
+        # outlets' codes in sorted order, as numpy's unique gives them
+        names = np.asarray(list(outlets), dtype=str)
+        by_name = np.argsort(names, kind="stable")
+        rank = np.empty(len(names), dtype=np.int32)
+        rank[by_name] = np.arange(len(names), dtype=np.int32)
+        return cls(ids_[order], names[by_name], rank[codes_[order]], dates_[order])
 
     def appended(self, db: sqlite3.Connection) -> ChunkTable:
         """This table with the chunks committed since it was read (ids above its last):
