@@ -3,13 +3,15 @@
 The indexes are SYNTHETIC: articles of PARAGRAPHS paragraphs of WORDS_PER_PARAGRAPH words
 drawn with their corpus frequencies from the MultiHop-RAG vocabulary (pseudo-words when that
 corpus is absent; the bulk-built ones reuse POOL_PARAGRAPHS paragraphs), one chunk per
-paragraph, random unit vectors (384-d). They are built by
+paragraph, random unit vectors (384-d), each article's MinHash signature stored as ingest
+stores it (the deduplicator reads them all when a writer starts). They are built by
 direct bulk insertion into SQLite, keyword segments of BUILD_BATCH chunks and one FAISS flat
-file, once, and kept in --dir for later runs. The measured adds go through the normal path:
-`Ingester.ingest` (dedup, the real sentence chunker, upsert per batch of 32, flush with its
-merges) on a writer kept open, as `newscite watch` keeps it; only the embedding is replaced
-by random vectors (the model's cost does not depend on the index size; ~55 chunks/s, see
-the README). The stores are measured in one process, in rotating order, so that machine load
+file, once, and kept in --dir for later runs (signatures are added to a base built before
+they were). The measured adds go through the normal path:
+`Ingester.ingest` (dedup, the real sentence chunker, sentence vectors, upsert per batch of
+32, flush with its merges) on a writer kept open, as `newscite watch` keeps it; only the
+embedding of chunks and sentences is replaced by random vectors (the model is loaded, for its
+tokenizer, but its cost does not depend on the index size; ~55 chunks/s, see the README). The stores are measured in one process, in rotating order, so that machine load
 falls on all sizes alike; opening each store is timed apart (it reads the whole index).
 Peak memory is measured in a separate process that opens only the largest index and adds to
 it (ru_maxrss).
@@ -39,6 +41,8 @@ import numpy as np
 
 from newscite.eval.crash import ROOT
 from newscite.index.chunking import header_for
+from newscite.index.dedup import Deduplicator
+from newscite.index.embedding import Embedder
 from newscite.index.keywords import KeywordIndex
 from newscite.index.store import Store
 from newscite.index.store.records import ChunkTable, article_values
@@ -58,6 +62,7 @@ ARTICLES_PER_ADD = 100
 OUTLETS = 40
 POOL_PARAGRAPHS = 20_000  # distinct paragraphs the bulk-built articles are made of
 POOL_TITLES = 5_000
+SIGNATURE_BATCH = 5_000  # articles given their MinHash per transaction in an older base
 
 
 class Words:
@@ -110,7 +115,7 @@ def build_base(path: Path, chunks: int) -> None:
 
     from newscite.index.keywords import _stemmer
 
-    words, rng = Words(seed=chunks), np.random.default_rng(chunks)
+    words, rng, dedup = Words(seed=chunks), np.random.default_rng(chunks), Deduplicator()
     paragraphs = [words.paragraph() for _ in range(POOL_PARAGRAPHS)]
     titles = [" ".join(words.draw(8)).capitalize() for _ in range(POOL_TITLES)]
     outlets = [f"Outlet {n}" for n in range(OUTLETS)]
@@ -150,7 +155,8 @@ def build_base(path: Path, chunks: int) -> None:
                 db.executemany("INSERT INTO articles (id, title, body, source, published_at, "
                                "url, authors, category, also_reported_by, origin, fingerprint, "
                                "content_hash, minhash, feed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                               [article_values(a, None) for a in articles])
+                               [article_values(a, dedup.to_bytes(dedup.signature(a.body)))
+                                for a in articles])
                 last = db.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0]
                 db.executemany('INSERT INTO chunks (article_id, ordinal, start, "end", header, '
                                "n_tokens, vector) VALUES (?,?,?,?,?,?,?)",
@@ -164,6 +170,42 @@ def build_base(path: Path, chunks: int) -> None:
         store.dense.reset()  # built from SQLite's vectors when flushed
         store._dirty = True
     log.info("%s built in %.0f s", path, time.monotonic() - started)
+
+
+def add_signatures(path: Path) -> None:
+    """Store the MinHash signature of each article of a base built without them (before
+    bases stored them), as ingest would have: a writer's deduplicator reads them all when it
+    starts. Derived indexes do not depend on them, so the generation is left as it is."""
+    import sqlite3
+
+    from newscite.index.store.catalog import DB_NAME
+
+    dedup = Deduplicator()
+    db = sqlite3.connect(path / DB_NAME, isolation_level=None)
+    try:
+        while rows := db.execute("SELECT id, body FROM articles WHERE minhash IS NULL LIMIT ?",
+                                 (SIGNATURE_BATCH,)).fetchall():
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("UPDATE articles SET minhash = ? WHERE id = ?",
+                           [(dedup.to_bytes(dedup.signature(body)), article_id)
+                            for article_id, body in rows])
+            db.execute("COMMIT")
+            log.info("%s: %d more articles signed", path.name, len(rows))
+    finally:
+        db.close()
+
+
+class SyntheticEmbedder(Embedder):
+    """The embedding model, loaded (its tokenizer chunks, and a writer holds it), with random
+    unit vectors instead of its output: the sentence vectors the ingester stores for each
+    batch cost random numbers, not the model's time."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.rng = np.random.default_rng(seed)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return unit_vectors(self.rng, len(texts))
 
 
 class SyntheticEncoder:
@@ -207,11 +249,9 @@ class TimedStore:
 def _writers(paths: dict[int, Path]):
     """Open writers with their ingesters: {size: (store, ingester, open seconds)}."""
     from newscite.index.chunking import SentenceChunker
-    from newscite.index.dedup import Deduplicator
-    from newscite.index.embedding import Embedder
     from newscite.index.ingest import Ingester
 
-    embedder = Embedder()
+    embedder = SyntheticEmbedder(seed=len(paths))
     chunker = SentenceChunker(embedder.tokenizer, model_limit=embedder.max_tokens)
     writers = {}
     for size, path in paths.items():
@@ -238,15 +278,17 @@ def add(ingester, words: Words, key: str) -> tuple[float, float]:
 
 
 def peak_memory(path: Path, adds: int) -> dict:
-    """In this process: open one index, add to it `adds` times; ru_maxrss (bytes)."""
+    """In this process: open one index, add to it `adds` times; ru_maxrss (bytes) once the
+    writer is open and at the end."""
     writers = _writers({0: path})
     store, ingester, opened = writers[0]
+    after_open = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     words = Words(seed=time.time_ns())
     for n in range(adds):
         add(ingester, words, f"mem-{os.getpid()}-{n}")
     chunks = len(store.catalog.chunks.ids)
     store.close()
-    return {"chunks": chunks, "open_s": round(opened, 2),
+    return {"chunks": chunks, "open_s": round(opened, 2), "peak_rss_open_bytes": after_open,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
@@ -294,6 +336,7 @@ def main() -> None:
                             "from newscite.eval.bench_write import build_base; "
                             "build_base(Path(sys.argv[1]), int(sys.argv[2]))",
                             str(path), str(size)], check=True)
+        add_signatures(path)
     load_before = os.getloadavg()
     writers = _writers(paths)
     words = Words(seed=time.time_ns())  # new text each run: earlier runs' are stored
@@ -355,7 +398,8 @@ def main() -> None:
     print(f"ratio largest/smallest (medians): add {report['ratio_largest_to_smallest']}, "
           f"store writes {report['store_writes_ratio']}")
     print(f"peak RSS, {memory['chunks']:,} chunks alone: "
-          f"{memory['peak_rss_bytes'] / 2**30:.2f} GiB (open {memory['open_s']} s); all "
+          f"{memory['peak_rss_bytes'] / 2**30:.2f} GiB (open {memory['open_s']} s, "
+          f"{memory['peak_rss_open_bytes'] / 2**30:.2f} GiB once open); all "
           f"stores in one process: {rss_all / 2**30:.2f} GiB")
     print(f"JSON: {args.out}")
 
