@@ -19,9 +19,10 @@ import numpy as np
 from newscite.types import Article, Coverage, Filters, Passage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredArticle:
-    """What ingestion needs to know about an article already in the index."""
+    """What ingestion needs to know about an article already in the index (a writer holds
+    one per stored article: slots, no per-object dict)."""
 
     id: str
     fingerprint: str
