@@ -6,13 +6,13 @@ trimmed paragraph). Exact copies (same normalised body) are stored once; near-co
 one seen, which records the others as "also reported by".
 
 A writer remembers every stored article (the ingester gives it the stored signatures when it
-starts), so this is kept compact: the signatures are rows of one uint64 array, and the LSH
-bands (datasketch's banding for the threshold: 9 bands of 13 values at 0.8) are one 64-bit
-key per band, looked up in sorted arrays. Python's objects per article were ~9.4 KB with
-datasketch's `MinHashLSH` (and each signature read back built its own permutations, ~0.4 ms):
-1.9 GB and 80 s for the 200,000 articles of a million chunks; now ~1.3 KB. Candidates are
-exactly `MinHashLSH.query`'s: a key match is confirmed on the band's values themselves
-(tests/index/test_dedup.py compares the two).
+starts), so this is kept compact: a stored signature is a view of the bytes the ingester
+holds anyway, and the LSH bands (datasketch's banding for the threshold: 9 bands of 13 values
+at 0.8) are one 64-bit key per band, looked up in sorted arrays. With datasketch's
+`MinHashLSH` and a `MinHash` per article (each signature read back also built its own
+permutations, ~0.4 ms) that took ~9.4 KB an article: 1.9 GB and 80 s for the 200,000 articles
+of a million chunks; now ~0.4 KB. Candidates are exactly `MinHashLSH.query`'s: a key match is
+confirmed on the band's values themselves (tests/index/test_dedup.py compares the two).
 
 Example:
     >>> dedup = Deduplicator(threshold=0.8)
@@ -78,7 +78,9 @@ class Deduplicator:
         self._bands, self._rows = lsh.b, lsh.r
         # one MinHash's permutations, shared by every signature read back (`from_bytes`)
         self._permutations = MinHash(num_perm=num_perm, seed=1, scheme=_SCHEME).permutations
-        self._values = np.zeros((INITIAL_ROWS, num_perm), dtype=np.uint64)  # signature rows
+        # per row: the signature's values; a stored one's are a view of its bytes, which the
+        # ingester holds anyway (no second copy)
+        self._values: list[np.ndarray] = []
         self._keys = np.zeros((INITIAL_ROWS, self._bands), dtype=np.uint64)  # band keys
         self._count = 0  # rows used
         self._ids: list[str | None] = []  # row -> article id (None: forgotten)
@@ -112,22 +114,21 @@ class Deduplicator:
         self._by_fingerprint.setdefault(fingerprint, article_id)
         self._fingerprint_of[article_id] = fingerprint
         if minhash is not None:
-            if self._count == len(self._values):
+            if self._count == len(self._keys):
                 self._grow()
-            values = np.asarray(minhash.hashvalues, dtype=np.uint64)
-            self._values[self._count] = values
+            values = minhash.hashvalues if isinstance(minhash, StoredSignature) else \
+                np.array(minhash.hashvalues, dtype=np.uint64)  # a MinHash may be updated later
+            self._values.append(values)
             self._keys[self._count] = self._band_keys(values[None])[0]
             self._ids.append(article_id)
             self._row_of[article_id] = self._count
             self._count += 1
 
     def _grow(self) -> None:
-        """Twice the rows (new zeros are not touched, so they take no memory until used)."""
-        for name in ("_values", "_keys"):
-            old = getattr(self, name)
-            new = np.zeros((2 * len(old), old.shape[1]), dtype=old.dtype)
-            new[:len(old)] = old
-            setattr(self, name, new)
+        """Twice the rows of band keys (new zeros are not touched: no memory until used)."""
+        keys = np.zeros((2 * len(self._keys), self._bands), dtype=np.uint64)
+        keys[:len(self._keys)] = self._keys
+        self._keys = keys
 
     def forget(self, article_id: str) -> None:
         row = self._row_of.pop(article_id, None)
@@ -175,7 +176,7 @@ class Deduplicator:
             for row in [*self._sorted_rows[band, low:high].tolist(),
                         *(pending + self._sorted).tolist()]:
                 if self._ids[row] is not None and \
-                        np.array_equal(self._values[row, start:end], values[start:end]):
+                        np.array_equal(self._values[row][start:end], values[start:end]):
                     found.add(row)
         return found
 
@@ -184,7 +185,7 @@ class Deduplicator:
         live = [row for row in range(self._count) if self._ids[row] is not None]
         if len(live) < self._count // 2:
             kept = np.asarray(live, dtype=np.int64)
-            self._values[:len(live)] = self._values[kept]
+            self._values = [self._values[row] for row in live]
             self._keys[:len(live)] = self._keys[kept]
             self._ids = [self._ids[row] for row in live]
             self._row_of = {article_id: row for row, article_id in enumerate(self._ids)}
