@@ -67,6 +67,7 @@ def setting_flag(parser: argparse.ArgumentParser, name: str, *flags: str) -> Non
     kind = {"int": int, "float": float}.get(str(spec.type), str)
     parser.add_argument(*(flags or (f"--{name.replace('_', '-')}",)), dest=name, type=kind,
                         choices=spec.metadata["choices"] or None,
+                        metavar="true|false" if str(spec.type) == "bool" else None,
                         help=f"{spec.metadata['help']} (default {spec.default!r})")
 
 

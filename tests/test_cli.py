@@ -107,3 +107,20 @@ def test_ingest_names_the_outlet_of_files_that_name_none(tmp_path, capsys):
     assert main(["search", "bridge repairs", "--index", index, "--json"]) == 0
     [hit] = json.loads(capsys.readouterr().out)
     assert (hit["source"], hit["date"][:10]) == ("River Post", "2023-10-05")
+
+
+def test_ingest_without_sentence_vectors_then_with_them(tmp_path, capsys):
+    """`--sentence-vectors false` stores none; a later ingest with them stores only its own."""
+    index = str(tmp_path / "idx")
+    assert main(["ingest", str(FIXTURES / "news.jsonl"), "--index", index,
+                 "--sentence-vectors", "false", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--index", index, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sentence_vectors"] == 0
+    assert main(["ingest", str(ROOT / "seeds"), "--index", index, "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--index", index, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sentence_vectors"] > 0
+    assert main(["ingest", str(ROOT / "seeds"), "--index", index, "--sentence-vectors",
+                 "perhaps"]) == 2
+    assert "must be true or false" in capsys.readouterr().err
