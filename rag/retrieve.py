@@ -9,7 +9,10 @@ For a question the retriever
    BM25 of the whole question (divided by the best candidate's) + `clause` x the best
    normalised BM25 of any single clause + `dense` x cosine similarity + `date` if the
    article appeared within a day of a day named in the question + `recency` x how new it
-   is when the question asks for the latest news. `Fusion.RRF` instead sums 1 / (rrf_k +
+   is when the question asks for the latest news, and then the best `sentence_top` of them
+   gain `sentence` x the cosine of their sentence closest to the question (vectors stored at
+   ingest: a chunk with one sentence that answers rises above one only near the question
+   as a whole). `Fusion.RRF` instead sums 1 / (rrf_k +
    rank) over the retrievers (rrf_k = 60, Cormack et al. 2009); it measured worse here.
    With a learned ranker (rag.ranker, `ranker = "auto"` or a weights file fitted for this
    index's model and chunking) a logistic model over the candidates' features scores them
@@ -45,6 +48,7 @@ from newscite.rag.ranker import LinearRanker, diversify
 from newscite.rag.ranker import features as ranker_features
 from newscite.rag.rerank import Reranker
 from newscite.recipe import RECIPE
+from newscite.text import split_sentences
 from newscite.types import Filters, Passage
 
 
@@ -67,6 +71,7 @@ class Weights:
     dense: float = RECIPE.weight_dense
     date: float = RECIPE.weight_date
     recency: float = RECIPE.weight_recency
+    sentence: float = RECIPE.weight_sentence
 
 
 @dataclass
@@ -261,7 +266,25 @@ class Retriever:
             pool.clauses = raw.get("clauses")
             pool.features = ranker_features(query, ids, ranked, raw, passages, self.candidates,
                                             pool.total)
+        if vector is not None and self.weights.sentence and self.fusion is Fusion.WEIGHTED:
+            self._add_best_sentence(pool, vector, raw["dense"])
         return pool
+
+    def _add_best_sentence(self, pool: Pool, vector: np.ndarray, dense: np.ndarray) -> None:
+        """Add `weights.sentence` x the best sentence's cosine to the pool's `sentence_top`
+        best candidates (after the ranker's features, which do not include it). A chunk
+        without stored sentence vectors counts its own cosine instead."""
+        top = np.lexsort((pool.ids, -pool.total))[: RECIPE.sentence_top]
+        texts = {p.chunk_id: [p.text[s:e] for s, e in split_sentences(p.text)]
+                 for p in self.store.passages(pool.ids[top].tolist())}
+        stored = self.store.sentence_vectors([t for chunk in texts.values() for t in chunk])
+        part = np.zeros(len(pool.ids))
+        for j in top:
+            cosines = [float(stored[t] @ vector) for t in texts.get(int(pool.ids[j]), ())
+                       if t in stored]
+            part[j] = self.weights.sentence * (max(cosines) if cosines else dense[j])
+        pool.parts["sentence"] = part
+        pool.total = pool.total + part
 
     def _raw_parts(self, query: Query, vector: np.ndarray | None, ids: np.ndarray,
                    mode: Mode) -> dict[str, np.ndarray]:

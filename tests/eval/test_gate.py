@@ -14,10 +14,13 @@ from newscite.rag.retrieve import Retriever
 
 from tests.conftest import MULTIHOP
 
-# measured with the default settings (chunks of 320 word pieces): 1.000 / 0.944 / 0.767 /
-# 0.819 / 0.583; the floors are those minus a margin of 0.03
-FLOORS = {"hits@10": 0.97, "hits@4": 0.91, "mrr@10": 0.73, "evidence_recall@10": 0.78,
-          "all_evidence@10": 0.55}
+# measured with the default settings (chunks of 320 word pieces, the best stored sentence's
+# cosine in the score): 1.000 / 0.917 / 0.806 / 0.817 / 0.528; the floors are those minus a
+# margin of 0.03. Before the best-sentence part they were 1.000 / 0.944 / 0.767 / 0.819 /
+# 0.583: on these 36 answerable questions two fewer have all their evidence, while on the
+# whole dev set (1,127, cross-validated) all-evidence rose 0.426 -> 0.449 (README).
+FLOORS = {"hits@10": 0.97, "hits@4": 0.88, "mrr@10": 0.77, "evidence_recall@10": 0.78,
+          "all_evidence@10": 0.49}
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from newscite.index.store import Store
 from newscite.rag.retrieve import Retriever, collapse, round_robin, rrf
+from newscite.recipe import RECIPE
+from newscite.text import split_sentences
 from newscite.types import Filters, Passage
 
 
@@ -104,3 +107,30 @@ def test_multihop_evidence_articles_are_found_in_top_10(multihop_index, multihop
             urls = {e["url"] for e in q["evidence_list"]}
             found += any(p.url in urls for p in retriever.run(q["query"], k=10))
     assert found / len(answerable) >= 0.9, f"{found}/{len(answerable)}"
+
+
+def test_a_candidate_gains_its_best_sentences_cosine(retriever, embedder):
+    """The `sentence` part is the weight times the cosine of the passage's sentence closest to
+    the question, read from the index (the embedder gives the same within bf16's noise)."""
+    question = "How much will the new tram line cost?"
+    top = retriever.run(question, k=3)
+    vector = embedder.embed([question])[0]
+    for passage in top:
+        sentences = [passage.text[s:e] for s, e in split_sentences(passage.text)]
+        best = float(np.max(embedder.embed(sentences) @ vector))
+        assert passage.scores["sentence"] == pytest.approx(RECIPE.weight_sentence * best,
+                                                           abs=0.01)
+    assert "240 million" in top[0].text
+
+
+def test_without_stored_sentences_a_chunk_counts_its_own_cosine(news_index, embedder, tmp_path):
+    import shutil
+    import sqlite3
+
+    copy = shutil.copytree(news_index, tmp_path / "idx")
+    with sqlite3.connect(copy / "newsrag.sqlite") as db:
+        db.execute("DELETE FROM sentence_vectors")
+    with Store.open(copy) as store:
+        [top] = Retriever(store, embedder).run("How full is the reservoir?", k=1)
+    assert top.title == "Drought forces water limits in the valley"
+    assert top.scores["sentence"] == pytest.approx(RECIPE.weight_sentence * top.scores["dense"])
