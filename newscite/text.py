@@ -27,6 +27,9 @@ _SENTENCE_END = re.compile(r"""[.!?]["'”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*
 _ABBREVIATION = re.compile(
     r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Gen|Col|Lt|Sgt|Sen|Rep|Gov|Pres|Inc|Corp|Co|Ltd|vs|No|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|[A-Z])\.$")
+# How far before a full stop an abbreviation can start ("Sept."): only that much is searched,
+# so splitting a long text costs its length, not its length times its sentences.
+_ABBREVIATION_REACH = 8
 
 
 def markers(text: str) -> list[int]:
@@ -39,7 +42,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for match in _SENTENCE_END.finditer(text):
         end = match.start() + len(match.group().rstrip())
-        if match.group().strip() and _ABBREVIATION.search(text[start:match.start() + 1]):
+        if match.group().strip() and _ABBREVIATION.search(
+                text, max(start, match.start() - _ABBREVIATION_REACH), match.start() + 1):
             continue
         if text[start:end].strip():
             spans.append((start, end))

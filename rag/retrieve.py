@@ -43,12 +43,12 @@ import numpy as np
 
 from newscite.index.embedding import Embedder
 from newscite.index.store import SearchIndex
+from newscite.rag.best_sentence import BestSentence
 from newscite.rag.query import Query, QueryParser
 from newscite.rag.ranker import LinearRanker, diversify
 from newscite.rag.ranker import features as ranker_features
 from newscite.rag.rerank import Reranker
 from newscite.recipe import RECIPE
-from newscite.text import split_sentences
 from newscite.types import Filters, Passage
 
 
@@ -153,6 +153,7 @@ class Retriever:
         self.reranker = reranker
         self.rerank_top = rerank_top
         self.ranker = ranker
+        self.best_sentence = BestSentence(store)
 
     @cached_property
     def reference_date(self) -> datetime:
@@ -275,14 +276,9 @@ class Retriever:
         best candidates (after the ranker's features, which do not include it). A chunk
         without stored sentence vectors counts its own cosine instead."""
         top = np.lexsort((pool.ids, -pool.total))[: RECIPE.sentence_top]
-        texts = {p.chunk_id: [p.text[s:e] for s, e in split_sentences(p.text)]
-                 for p in self.store.passages(pool.ids[top].tolist())}
-        stored = self.store.sentence_vectors([t for chunk in texts.values() for t in chunk])
+        best = self.best_sentence.run(pool.ids[top].tolist(), vector)
         part = np.zeros(len(pool.ids))
-        for j in top:
-            cosines = [float(stored[t] @ vector) for t in texts.get(int(pool.ids[j]), ())
-                       if t in stored]
-            part[j] = self.weights.sentence * (max(cosines) if cosines else dense[j])
+        part[top] = [self.weights.sentence * best.get(int(pool.ids[j]), dense[j]) for j in top]
         pool.parts["sentence"] = part
         pool.total = pool.total + part
 

@@ -42,15 +42,17 @@ def key(text: str) -> bytes:
 def read(db: sqlite3.Connection, texts: Sequence[str]) -> dict[str, np.ndarray]:
     """The stored vectors (float32) of those of `texts` that have one."""
     keys = {key(text): text for text in dict.fromkeys(texts)}
-    found: dict[str, np.ndarray] = {}
     wanted = list(keys)
+    rows = []
     for first in range(0, len(wanted), _KEYS_PER_QUERY):
         batch = wanted[first:first + _KEYS_PER_QUERY]
-        rows = db.execute(f"SELECT key, vector FROM sentence_vectors WHERE key IN "
-                          f"({','.join('?' * len(batch))})", batch).fetchall()
-        for row_key, blob in rows:
-            found[keys[bytes(row_key)]] = np.frombuffer(blob, dtype=STORED_DTYPE).astype(np.float32)
-    return found
+        rows += db.execute(f"SELECT key, vector FROM sentence_vectors WHERE key IN "
+                           f"({','.join('?' * len(batch))})", batch).fetchall()
+    if not rows:
+        return {}
+    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=STORED_DTYPE)
+    vectors = vectors.reshape(len(rows), -1).astype(np.float32)
+    return {keys[bytes(r[0])]: vector for r, vector in zip(rows, vectors)}
 
 
 def missing(db: sqlite3.Connection, texts: Sequence[str]) -> list[str]:
