@@ -274,9 +274,11 @@ class Retriever:
     def _add_best_sentence(self, pool: Pool, vector: np.ndarray, dense: np.ndarray) -> None:
         """Add `weights.sentence` x the best sentence's cosine to the pool's `sentence_top`
         best candidates (after the ranker's features, which do not include it). A chunk
-        without stored sentence vectors counts its own cosine instead."""
+        without stored sentence vectors among others with them counts its own cosine."""
         top = np.lexsort((pool.ids, -pool.total))[: RECIPE.sentence_top]
         best = self.best_sentence.run(pool.ids[top].tolist(), vector)
+        if not best:  # an index without sentence vectors: the hand-set sum as it was
+            return
         part = np.zeros(len(pool.ids))
         part[top] = [self.weights.sentence * best.get(int(pool.ids[j]), dense[j]) for j in top]
         pool.parts["sentence"] = part

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from newscite.index.store import Store
-from newscite.rag.retrieve import Retriever, collapse, round_robin, rrf
+from newscite.rag.retrieve import Retriever, Weights, collapse, round_robin, rrf
 from newscite.recipe import RECIPE
 from newscite.text import split_sentences
 from newscite.types import Filters, Passage
@@ -123,14 +123,18 @@ def test_a_candidate_gains_its_best_sentences_cosine(retriever, embedder):
     assert "240 million" in top[0].text
 
 
-def test_without_stored_sentences_a_chunk_counts_its_own_cosine(news_index, embedder, tmp_path):
+def test_without_stored_sentences_the_hand_set_sum_is_as_it_was(news_index, embedder, tmp_path):
     import shutil
     import sqlite3
 
     copy = shutil.copytree(news_index, tmp_path / "idx")
     with sqlite3.connect(copy / "newsrag.sqlite") as db:
         db.execute("DELETE FROM sentence_vectors")
+    question = "How full is the reservoir?"
     with Store.open(copy) as store:
-        [top] = Retriever(store, embedder).run("How full is the reservoir?", k=1)
-    assert top.title == "Drought forces water limits in the valley"
-    assert top.scores["sentence"] == pytest.approx(RECIPE.weight_sentence * top.scores["dense"])
+        bare = Retriever(store, embedder).run(question, k=3)
+    with Store.open(news_index) as store:
+        before = Retriever(store, embedder, weights=Weights(sentence=0.0)).run(question, k=3)
+    assert bare[0].title == "Drought forces water limits in the valley"
+    assert "sentence" not in bare[0].scores
+    assert [(p.chunk_id, p.score) for p in bare] == [(p.chunk_id, p.score) for p in before]
