@@ -248,21 +248,11 @@ class Catalog:
         return sentences.missing(self.db, texts)
 
     def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored vectors of those of `texts` that have one (none in an index written
-        before sentence vectors were stored)."""
-        return self._if_stored(lambda: sentences.read(self.db, texts), {})
+        """The stored vectors of those of `texts` that have one."""
+        return sentences.read(self.db, texts)
 
     def sentence_count(self) -> int:
-        return self._if_stored(lambda: sentences.size(self.db), 0)
-
-    def _if_stored(self, read, empty):
-        """`read()`, or `empty` in an index written before sentence vectors were stored."""
-        try:
-            return read()
-        except sqlite3.OperationalError as error:
-            if "no such table" not in str(error):
-                raise
-            return empty
+        return sentences.size(self.db)
 
     def log_ingest(self, paths: list[str], started_at: datetime, summary: dict) -> None:
         with self.transaction() as db:

@@ -21,9 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -40,14 +41,16 @@ def key(text: str) -> bytes:
 
 
 def read(db: sqlite3.Connection, texts: Sequence[str]) -> dict[str, np.ndarray]:
-    """The stored vectors (float32) of those of `texts` that have one."""
+    """The stored vectors (float32) of those of `texts` that have one (none in an index
+    written before this table existed, which a reader does not create)."""
     keys = {key(text): text for text in dict.fromkeys(texts)}
     wanted = list(keys)
     rows = []
     for first in range(0, len(wanted), _KEYS_PER_QUERY):
         batch = wanted[first:first + _KEYS_PER_QUERY]
-        rows += db.execute(f"SELECT key, vector FROM sentence_vectors WHERE key IN "
-                           f"({','.join('?' * len(batch))})", batch).fetchall()
+        with _without_table_as_empty():
+            rows += db.execute(f"SELECT key, vector FROM sentence_vectors WHERE key IN "
+                               f"({','.join('?' * len(batch))})", batch).fetchall()
     if not rows:
         return {}
     vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=STORED_DTYPE)
@@ -79,4 +82,16 @@ def write(db: sqlite3.Connection, texts: Sequence[str], vectors: np.ndarray) -> 
 
 def size(db: sqlite3.Connection) -> int:
     """How many sentence vectors are stored."""
-    return db.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0]
+    with _without_table_as_empty():
+        return db.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0]
+    return 0
+
+
+@contextlib.contextmanager
+def _without_table_as_empty() -> Iterator[None]:
+    """Swallow the error of an index written before the table existed (it reads as empty)."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "no such table" not in str(error):
+            raise
