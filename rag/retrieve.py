@@ -267,13 +267,14 @@ class Retriever:
             pool.clauses = raw.get("clauses")
             pool.features = ranker_features(query, ids, ranked, raw, passages, self.candidates,
                                             pool.total)
-        if vector is not None and self.weights.sentence and self.fusion is Fusion.WEIGHTED:
+        if vector is not None and self.weights.sentence and self.fusion is Fusion.WEIGHTED \
+                and self.ranker is None:  # a ranker orders by its own features
             self._add_best_sentence(pool, vector, raw["dense"])
         return pool
 
     def _add_best_sentence(self, pool: Pool, vector: np.ndarray, dense: np.ndarray) -> None:
         """Add `weights.sentence` x the best sentence's cosine to the pool's `sentence_top`
-        best candidates (after the ranker's features, which do not include it). A chunk
+        best candidates (the learned ranker does not read it yet). A chunk
         without stored sentence vectors among others with them counts its own cosine."""
         top = np.lexsort((pool.ids, -pool.total))[: RECIPE.sentence_top]
         best = self.best_sentence.run(pool.ids[top].tolist(), vector)

@@ -44,13 +44,9 @@ def read(db: sqlite3.Connection, texts: Sequence[str]) -> dict[str, np.ndarray]:
     """The stored vectors (float32) of those of `texts` that have one (none in an index
     written before this table existed, which a reader does not create)."""
     keys = {key(text): text for text in dict.fromkeys(texts)}
-    wanted = list(keys)
     rows = []
-    for first in range(0, len(wanted), _KEYS_PER_QUERY):
-        batch = wanted[first:first + _KEYS_PER_QUERY]
-        with _without_table_as_empty():
-            rows += db.execute(f"SELECT key, vector FROM sentence_vectors WHERE key IN "
-                               f"({','.join('?' * len(batch))})", batch).fetchall()
+    with _without_table_as_empty():
+        rows = _stored(db, list(keys), "key, vector")
     if not rows:
         return {}
     vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=STORED_DTYPE)
@@ -61,14 +57,18 @@ def read(db: sqlite3.Connection, texts: Sequence[str]) -> dict[str, np.ndarray]:
 def missing(db: sqlite3.Connection, texts: Sequence[str]) -> list[str]:
     """Those of `texts` (distinct, in order) without a stored vector: what to embed."""
     keys = {key(text): text for text in dict.fromkeys(texts)}
-    wanted = list(keys)
-    stored: set[bytes] = set()
-    for first in range(0, len(wanted), _KEYS_PER_QUERY):
-        batch = wanted[first:first + _KEYS_PER_QUERY]
-        stored.update(bytes(r[0]) for r in db.execute(
-            f"SELECT key FROM sentence_vectors WHERE key IN ({','.join('?' * len(batch))})",
-            batch))
+    stored = {bytes(r[0]) for r in _stored(db, list(keys), "key")}
     return [text for k, text in keys.items() if k not in stored]
+
+
+def _stored(db: sqlite3.Connection, keys: list[bytes], columns: str) -> list[sqlite3.Row]:
+    """`columns` of the stored rows among `keys`, in batches of `_KEYS_PER_QUERY`."""
+    rows = []
+    for first in range(0, len(keys), _KEYS_PER_QUERY):
+        batch = keys[first:first + _KEYS_PER_QUERY]
+        rows += db.execute(f"SELECT {columns} FROM sentence_vectors WHERE key IN "
+                           f"({','.join('?' * len(batch))})", batch).fetchall()
+    return rows
 
 
 def write(db: sqlite3.Connection, texts: Sequence[str], vectors: np.ndarray) -> None:
