@@ -47,7 +47,8 @@ Quarterback QB Star Striker Midfielder Defender Forward Goalkeeper Winger""".spl
 _SCALE = r"(?:thousand|million|billion|trillion|[mbk]n?\b)"
 _WORD_NUMBER = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
                 r"fourteen|fifteen|twenty|thirty|forty|fifty|hundred|dozen")
-_NUMBER = re.compile(rf"(?<![\w.])([$€£]?\s?(?:\d[\d,]*(?:\.\d+)?|{_WORD_NUMBER})"
+# A number word ends at a word boundary: else "tensions" gave "ten", "fourteen" "four".
+_NUMBER = re.compile(rf"(?<![\w.])([$€£]?\s?(?:\d[\d,]*(?:\.\d+)?|(?:{_WORD_NUMBER})\b)"
                      rf"(?:\s?%|\s+percent|\s+{_SCALE})?)(?:\s+([a-z][a-z\-]+))?", re.I)
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
            "December|Jan\\.?|Feb\\.?|Aug\\.?|Sept?\\.?|Oct\\.?|Nov\\.?|Dec\\.?")

@@ -68,6 +68,9 @@ def test_candidates_are_typed_values():
     assert "President" not in " ".join(names("President Joe Biden spoke on Tuesday."))
     assert ("5", "goals") in numbers("City won 5-1 after he scored 5 goals in the match.")
     assert ("$14 billion", None) in numbers("She took $14 billion from customers.")
+    # a number word is a whole word: not the start of "tensions" or of "fourteen"
+    assert numbers("It could escalate tensions, the tenant said.") == []
+    assert numbers("Fourteen ships and nineteen tanks.") == [("Fourteen", "ships")]
     assert dates("It opens on November 9, 2023, or on Tuesday.") == ["November 9, 2023",
                                                                      "Tuesday"]
 
