@@ -81,7 +81,7 @@ def openvino_candidate(embedder: Embedder) -> Callable[[list[str]], np.ndarray] 
         import openvino
     except ImportError:
         return None
-    path = onnx_model(embedder.model, embedder.path, quantized=False)
+    path = onnx_model(embedder.path, quantized=False)
     compiled = openvino.Core().compile_model(
         str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
                            "INFERENCE_NUM_THREADS": len(os.sched_getaffinity(0))})

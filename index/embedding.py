@@ -17,30 +17,31 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import importlib.util
 import logging
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from newscite.index.onnx_export import ONNX_FILE, ONNX_INT8_FILE
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Bump when the exported graph changes, so that caches of older exports are not used.
 EXPORT_FORMAT = 1
-# ONNX opset of the export: supported by every onnxruntime since 1.12 and by OpenVINO.
-ONNX_OPSET = 17
-ONNX_FILE, ONNX_INT8_FILE = "model.onnx", "model-int8.onnx"
-# int8 quantises the matrix products only, each output channel with its own scale: with the
-# defaults (the embedding table too, one scale per tensor) the vectors fell to cosine 0.91
-# (mean 0.947) of fp32 on MultiHop-RAG passages; this way 0.985 (mean 0.994). Weights keep
-# 7 bits (reduce_range): CPUs without VNNI (AVX2 only, as the AMD EPYC machines) multiply
-# u8 x s8 pairs into 16 bits, which full-range weights can overflow; with 7 bits every x86
-# CPU computes the same integers, so the quality measured here holds there too.
-INT8_OPS = ("MatMul",)
+# A hung export is stopped after this many seconds (it takes about a minute on 2 cores).
+EXPORT_TIMEOUT = 1800
+# Testing and benchmarks only: CPU flags that `cpu_flags` leaves out, comma- or
+# space-separated (e.g. "avx512_bf16"), so that `auto` chooses as on a CPU without them.
+HIDE_FLAGS_VARIABLE = "NEWSCITE_HIDE_CPU_FLAGS"
 
 
 class Precision(str, enum.Enum):
@@ -55,13 +56,44 @@ class Precision(str, enum.Enum):
 
 
 def cpu_flags() -> set[str]:
-    """The instruction-set flags the CPU advertises (Linux /proc/cpuinfo; empty elsewhere)."""
+    """The instruction-set flags the CPU advertises (Linux /proc/cpuinfo; empty elsewhere),
+    less those named in $NEWSCITE_HIDE_CPU_FLAGS: the test suite and the benchmarks run
+    with "avx512_bf16" hidden to see what `auto` does on a CPU without it."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return set()
     line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+    return set(line.partition(":")[2].split()) - hidden_flags()
+
+
+def hidden_flags() -> set[str]:
+    """The flags $NEWSCITE_HIDE_CPU_FLAGS names; a clear error for a malformed value."""
+    value = os.environ.get(HIDE_FLAGS_VARIABLE, "")
+    names = set(value.replace(",", " ").split())
+    bad = sorted(n for n in names if not re.fullmatch(r"[a-z0-9_]+", n))
+    if bad:
+        raise ValueError(f"environment variable {HIDE_FLAGS_VARIABLE}={value!r}: {bad} are not "
+                         "CPU flag names as /proc/cpuinfo writes them (e.g. avx512_bf16)")
+    if names:
+        _log_once(f"CPU flags hidden by {HIDE_FLAGS_VARIABLE} (testing only): "
+                  f"{' '.join(sorted(names))}")
+    return names
+
+
+def onnx_available() -> bool:
+    """Whether the ONNX backends can run here: onnxruntime to run the graph and onnx, which
+    the export and the int8 quantisation need (the `onnx` extra)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+_logged: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _logged:
+        _logged.add(message)
+        log.warning(message)
 
 
 # What AUTO picks on a CPU without AVX512-BF16 (docs/performance.md, "Embedding backends"):
@@ -76,12 +108,20 @@ AUTO_WITHOUT_BF16 = Precision.FP32
 
 def resolve_precision(precision: Precision | str) -> Precision:
     """The concrete precision for `precision`. AUTO decides by the CPU found at run time:
-    bf16 where it has AVX512-BF16 (PyTorch bf16 ~2.7x fp32, cosine 0.9999), else
-    AUTO_WITHOUT_BF16."""
+    bf16 where it has AVX512-BF16 (PyTorch bf16 ~2.6x fp32, cosine 0.998), else
+    AUTO_WITHOUT_BF16 when its libraries are installed (ONNX Runtime: the `onnx` extra), else
+    PyTorch fp32 with a log line saying why and what to install."""
     precision = Precision(precision)
     if precision is not Precision.AUTO:
         return precision
-    return Precision.BF16 if "avx512_bf16" in cpu_flags() else AUTO_WITHOUT_BF16
+    if "avx512_bf16" in cpu_flags():
+        return Precision.BF16
+    if AUTO_WITHOUT_BF16 in (Precision.ONNX_FP32, Precision.ONNX_INT8) and not onnx_available():
+        _log_once(f"precision 'auto' embeds with PyTorch fp32: this CPU lacks AVX512-BF16 and "
+                  f"{AUTO_WITHOUT_BF16.value} (several times faster here) needs ONNX Runtime, "
+                  f"which is not installed: pip install -e '.[onnx]'")
+        return Precision.FP32
+    return AUTO_WITHOUT_BF16
 
 
 def cache_root() -> Path:
@@ -108,59 +148,22 @@ def model_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _sentence_module(model, names: list[str]):
-    """`model` (a SentenceTransformer) as a module of the tokenizer's tensors, for export."""
-    import torch
+def onnx_model(path: Path, quantized: bool) -> Path:
+    """The ONNX file of the model in folder `path`, exported on first use into the cache,
+    under a digest of the model and tools.
 
-    class SentenceEmbedding(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, *tensors):
-            return self.model(dict(zip(names, tensors)))["sentence_embedding"]
-
-    return SentenceEmbedding().eval()
-
-
-def export_onnx(model, folder: Path) -> None:
-    """Write `model` (a fp32 SentenceTransformer) to `folder` as ONNX, fp32 and int8.
-
-    The graph runs the whole sentence-transformers pipeline (transformer, pooling,
-    normalisation) from the tokenizer's tensors, with batch and length dynamic. int8 is
-    onnxruntime's dynamic quantisation of the weights (activations quantised per batch at
-    run time) of the matrix products, per channel; sentence-transformers'
-    `export_dynamic_quantized_onnx_model` does the same through optimum, which this project
-    cannot install (it pins an older transformers; see docs/performance.md).
+    The export runs in a child process (`newscite.index.onnx_export`), so this process never
+    holds its memory (it took an ingest's peak from 2.2 to 3.1 GiB in process). The child
+    writes into a temporary folder, which is renamed into place, so a concurrent, failed or
+    killed export never leaves a partial file where a reader looks.
     """
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    sample = model.preprocess(["an example passage", "a second, slightly longer example"])
-    names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
-    axes = {name: {0: "batch", 1: "tokens"} for name in names}
-    with torch.inference_mode():
-        torch.onnx.export(_sentence_module(model, names), tuple(sample[n] for n in names),
-                          str(folder / ONNX_FILE), input_names=names,
-                          output_names=["sentence_embedding"],
-                          dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
-                          opset_version=ONNX_OPSET, dynamo=False)
-    quantize_dynamic(folder / ONNX_FILE, folder / ONNX_INT8_FILE, weight_type=QuantType.QInt8,
-                     op_types_to_quantize=list(INT8_OPS), per_channel=True, reduce_range=True)
-
-
-def onnx_model(model, path: Path, quantized: bool) -> Path:
-    """The ONNX file of the model in folder `path` (loaded as `model`), exported on first use
-    into the cache, under a digest of the model and tools. The export is written in a
-    temporary folder and renamed into place, so a concurrent or killed export never leaves
-    a partial file where a reader looks."""
     folder = cache_root() / "onnx" / f"{path.name}-{model_digest(path)}"
     if not folder.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
         try:
-            log.info("exporting %s to ONNX (once) into %s", path, folder)
-            export_onnx(model, staging)
+            log.info("exporting %s to ONNX (once, in a child process) into %s", path, folder)
+            _export_in_child(path, staging)
             try:
                 staging.rename(folder)
             except OSError:  # another process finished the same export first
@@ -169,6 +172,27 @@ def onnx_model(model, path: Path, quantized: bool) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder / (ONNX_INT8_FILE if quantized else ONNX_FILE)
+
+
+def _export_in_child(path: Path, staging: Path) -> None:
+    """Run `python -m newscite.index.onnx_export PATH STAGING`; a RuntimeError with the
+    child's last lines of stderr when it fails or hangs past EXPORT_TIMEOUT."""
+    command = [sys.executable, "-m", "newscite.index.onnx_export", str(path), str(staging)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    advice = ("; precision 'fp32' or 'bf16' needs no export (or delete the cache folder "
+              f"{staging.parent} and retry)")
+    try:
+        done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              errors="replace", timeout=EXPORT_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"exporting {path} to ONNX did not finish in {EXPORT_TIMEOUT} s "
+                           f"(child process: {' '.join(command)}){advice}") from exc
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"exporting {path} to ONNX failed in its child process (exit "
+                           f"{done.returncode}: {' '.join(command)}){advice}. Its last "
+                           f"lines:\n{tail}")
 
 
 def resolve_model_path(model: str) -> Path:
@@ -236,7 +260,7 @@ class Embedder:
                               "choose precision 'auto', 'fp32' or 'bf16')") from exc
         import torch
 
-        path = onnx_model(model, self.path, quantized=self.precision is Precision.ONNX_INT8)
+        path = onnx_model(self.path, quantized=self.precision is Precision.ONNX_INT8)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -3,6 +3,9 @@ the CPU's flags; an int8 index refuses float vectors."""
 
 from __future__ import annotations
 
+import resource
+import sys
+
 import numpy as np
 import pytest
 
@@ -48,6 +51,25 @@ def test_the_export_is_made_once_and_reused(cache):
     assert {p: p.stat().st_mtime_ns for p in exports[0].iterdir()} == written
 
 
+def test_the_export_runs_in_a_child_process(cache):
+    """The export (torch tracing, quantisation) is a child's work: it shows in the children's
+    peak memory, not as this process loading the quantiser."""
+    assert (cache / "onnx").is_dir()  # exported by the tests above, once
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss > 300 << 10  # KiB: > 300 MB
+    assert "onnxruntime.quantization" not in sys.modules
+
+
+def test_a_failed_export_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    model = tmp_path / "broken-model"
+    model.mkdir()
+    (model / "config.json").write_text("{not json")
+    monkeypatch.setenv("NEWSCITE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(RuntimeError, match=r"failed in its child process \(exit [1-9]") as error:
+        embedding.onnx_model(model, quantized=True)
+    assert "precision 'fp32' or 'bf16' needs no export" in str(error.value)
+    assert list((tmp_path / "cache" / "onnx").iterdir()) == []  # no staging folder left
+
+
 @pytest.mark.parametrize("flags, picked", [({"avx2", "avx512f", "avx512_bf16"}, Precision.BF16),
                                            ({"avx2", "fma"}, embedding.AUTO_WITHOUT_BF16),
                                            (set(), embedding.AUTO_WITHOUT_BF16)])
@@ -57,8 +79,30 @@ def test_auto_decides_by_the_cpu_flags_found_at_run_time(monkeypatch, flags, pic
     assert resolve_precision("fp32") is Precision.FP32  # an explicit choice stays
 
 
+def test_auto_without_onnx_runtime_falls_back_to_fp32_and_says_why(monkeypatch, caplog):
+    monkeypatch.setattr(embedding, "cpu_flags", lambda: {"avx2", "fma"})
+    monkeypatch.setattr(embedding, "AUTO_WITHOUT_BF16", Precision.ONNX_INT8)
+    monkeypatch.setattr(embedding, "_logged", set())
+    real_find_spec = embedding.importlib.util.find_spec
+    monkeypatch.setattr(embedding.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name))
+    assert resolve_precision("auto") is Precision.FP32
+    assert "needs ONNX Runtime, which is not installed: pip install -e '.[onnx]'" in caplog.text
+
+
 def test_cpu_flags_are_read_from_this_machine():
     assert "sse2" in embedding.cpu_flags() or not embedding.Path("/proc/cpuinfo").exists()
+
+
+def test_flags_can_be_hidden_for_tests_and_benchmarks(monkeypatch):
+    monkeypatch.delenv(embedding.HIDE_FLAGS_VARIABLE, raising=False)
+    seen = embedding.cpu_flags()
+    monkeypatch.setenv(embedding.HIDE_FLAGS_VARIABLE, "sse2, avx512_bf16")
+    assert embedding.cpu_flags() == seen - {"sse2", "avx512_bf16"}  # the others stay
+    assert resolve_precision("auto") is not Precision.BF16
+    monkeypatch.setenv(embedding.HIDE_FLAGS_VARIABLE, "AVX512-BF16")
+    with pytest.raises(ValueError, match="NEWSCITE_HIDE_CPU_FLAGS.*not CPU flag names"):
+        embedding.cpu_flags()
 
 
 def test_the_index_identity_separates_int8_from_float_vectors(cache):
