@@ -55,7 +55,7 @@ RANKER_PATH = Path(__file__).with_name("ranker.json")
 FEATURES = ("bm25", "bm25_raw", "clause_max", "clause_mean", "clause_share", "dense",
             "dense_gap", "date", "recency", "rank_bm25", "rank_dense", "rank_clause",
             "first_chunk", "position", "article_chunks", "article_best", "sentence_question",
-            "sentence_clause", "shared_names")
+            "sentence_clause", "shared_names", "sentence_dense", "sentence_gap", "fusion_gap")
 
 CLAUSE_MATCHED = 0.5
 """A clause counts as matched by a chunk whose BM25 for it is at least half the group's best."""
@@ -144,13 +144,14 @@ def _wanted_pattern(wanted: frozenset[str]) -> re.Pattern:
 
 def features(query: Query, ids: np.ndarray, ranked: dict[str, list[tuple[int, float]]],
              raw: dict[str, np.ndarray], passages: list[Passage], depth: int,
-             prior: np.ndarray) -> dict[str, np.ndarray]:
+             prior: np.ndarray, sentence: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The ranker's features (`FEATURES`) of one group's candidates `ids`.
 
     `raw` holds the unweighted score parts of the retriever ("bm25" normalised, "bm25_raw",
     "clauses" as one row per clause, "dense", "date", "recency"); `passages` the candidates'
     passages in the order of `ids`; `depth` how many candidates each channel gave; `prior`
-    the hand-set fusion's scores, which choose the candidates whose text is read."""
+    the hand-set fusion's scores, which choose the candidates whose text is read;
+    `sentence` each candidate's best stored sentence cosine (None: the chunk's own)."""
     n = len(ids)
     zeros = np.zeros(n)
     clauses = raw.get("clauses")
@@ -172,6 +173,7 @@ def features(query: Query, ids: np.ndarray, ranked: dict[str, list[tuple[int, fl
     for j in read:
         cover[j] = _sentence_cover(passages[j].text, wanted)
     known = question | names(query.text)
+    sentence = dense if sentence is None else sentence
     found = {int(j): names(passages[j].text) - known for j in read}
     return {
         "bm25": raw["bm25"], "bm25_raw": np.log1p(raw["bm25_raw"]),
@@ -189,6 +191,8 @@ def features(query: Query, ids: np.ndarray, ranked: dict[str, list[tuple[int, fl
         "sentence_question": cover[:, 0],
         "sentence_clause": cover[:, 1:].min(axis=1) if cover.shape[1] > 1 else cover[:, 0],
         "shared_names": _shared_names(found, articles, read[:SHARED_TOP], n),
+        "sentence_dense": sentence, "sentence_gap": sentence - (sentence.max() if n else 0.0),
+        "fusion_gap": prior - (prior.max() if n else 0.0),
     }
 
 

@@ -45,7 +45,7 @@ from newscite.index.embedding import Embedder
 from newscite.index.store import SearchIndex
 from newscite.rag.best_sentence import BestSentence
 from newscite.rag.query import Query, QueryParser
-from newscite.rag.ranker import LinearRanker, diversify
+from newscite.rag.ranker import READ_TOP, LinearRanker, diversify
 from newscite.rag.ranker import features as ranker_features
 from newscite.rag.rerank import Reranker
 from newscite.recipe import RECIPE
@@ -260,30 +260,39 @@ class Retriever:
         if query.recency and self.weights.recency:
             parts["recency"] = self.weights.recency * raw["recency"]
         pool = Pool(ids, parts, sum(parts.values()))
-        if (features or self.ranker is not None) and mode is Mode.HYBRID \
-                and self.fusion is Fusion.WEIGHTED:
+        wants_features = (features or self.ranker is not None) and mode is Mode.HYBRID \
+            and self.fusion is Fusion.WEIGHTED
+        sentence = None
+        if vector is not None and self.weights.sentence and self.fusion is Fusion.WEIGHTED:
+            sentence = self._add_best_sentence(pool, vector, raw["dense"], wants_features)
+        if wants_features:
             passages = self.store.passages(ids.tolist())
             pool.articles = [p.article_id for p in passages]
             pool.clauses = raw.get("clauses")
             pool.features = ranker_features(query, ids, ranked, raw, passages, self.candidates,
-                                            pool.total)
-        if vector is not None and self.weights.sentence and self.fusion is Fusion.WEIGHTED \
-                and self.ranker is None:  # a ranker orders by its own features
-            self._add_best_sentence(pool, vector, raw["dense"])
+                                            pool.total, sentence)
         return pool
 
-    def _add_best_sentence(self, pool: Pool, vector: np.ndarray, dense: np.ndarray) -> None:
+    def _add_best_sentence(self, pool: Pool, vector: np.ndarray, dense: np.ndarray,
+                           for_ranker: bool) -> np.ndarray | None:
         """Add `weights.sentence` x the best sentence's cosine to the pool's `sentence_top`
-        best candidates (the learned ranker does not read it yet). A chunk
-        without stored sentence vectors among others with them counts its own cosine."""
-        top = np.lexsort((pool.ids, -pool.total))[: RECIPE.sentence_top]
+        best candidates, and return every candidate's best-sentence cosine (read for the
+        ranker's `READ_TOP` best as well when `for_ranker`; a candidate not read, or without
+        stored sentence vectors among others with them, counts its own cosine). None, and
+        the hand-set sum as it was, for an index without sentence vectors."""
+        order = np.lexsort((pool.ids, -pool.total))
+        top = order[: max(RECIPE.sentence_top, READ_TOP if for_ranker else 0)]
         best = self.best_sentence.run(pool.ids[top].tolist(), vector)
-        if not best:  # an index without sentence vectors: the hand-set sum as it was
-            return
+        if not best:
+            return None
+        cosine = np.asarray(dense, dtype=float).copy()
+        cosine[top] = [best.get(int(pool.ids[j]), dense[j]) for j in top]
         part = np.zeros(len(pool.ids))
-        part[top] = [self.weights.sentence * best.get(int(pool.ids[j]), dense[j]) for j in top]
+        summed = order[: RECIPE.sentence_top]
+        part[summed] = self.weights.sentence * cosine[summed]
         pool.parts["sentence"] = part
         pool.total = pool.total + part
+        return cosine
 
     def _raw_parts(self, query: Query, vector: np.ndarray | None, ids: np.ndarray,
                    mode: Mode) -> dict[str, np.ndarray]:
