@@ -14,6 +14,7 @@ from newscite.index.store import Store
 from newscite.index.store.catalog import DB_NAME
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.query import Query
+from newscite.rag.retrieve import Retriever
 from newscite.text import split_sentences
 from tests.conftest import FIXTURES, ROOT
 
@@ -118,14 +119,25 @@ def test_reindex_replaces_the_old_models_sentence_vectors(news_copy, embedder, c
 
 
 def test_an_index_written_before_sentence_vectors_still_answers(news_copy, embedder):
+    """Without the table, the answer embeds the sentences itself and says the same, and
+    retrieval ranks by the hand-set sum without the best-sentence part."""
+    question = "How much will the new tram line cost?"
+    query = Query(text=question, vector=embedder.embed([question])[0])
+
+    def answer_and_top():
+        with Store.open(news_copy) as store:
+            passages = Retriever(store, embedder).run(query, k=5)
+            answer = ExtractiveAnswerer(embedder, stored_sentences=store.sentence_vectors).run(
+                query, passages)
+            return store.stats()["sentence_vectors"], answer, passages
+
+    stored, with_vectors, top = answer_and_top()
     db = sqlite3.connect(news_copy / DB_NAME)
     db.execute("DROP TABLE sentence_vectors")
     db.commit()
     db.close()
-    with Store.open(news_copy) as store:
-        assert store.stats()["sentence_vectors"] == 0
-        passages = store.passages(store.catalog.stored_chunk_ids())[:5]
-        question = "What did the council decide about the tram?"
-        answer = ExtractiveAnswerer(embedder, stored_sentences=store.sentence_vectors).run(
-            Query(text=question, vector=embedder.embed([question])[0]), passages)
-        assert answer.text
+    none, without_vectors, top_without = answer_and_top()
+    assert stored > 0 and none == 0
+    assert "sentence" in top[0].scores and not any("sentence" in p.scores for p in top_without)
+    assert "240 million" in top_without[0].text
+    assert without_vectors.text == with_vectors.text and "240 million" in with_vectors.text
