@@ -493,4 +493,6 @@ def _check_identity(db: sqlite3.Connection, path: Path, identity: dict | None,
         raise IndexMismatchError(
             f"the index at {path} was built with other settings ({differences}); "
             f"run `newscite reindex --index {path}` with the new settings to re-chunk "
-            f"and re-embed it, or configure the settings it was built with")
+            f"and re-embed it, or configure the settings it was built with" + (
+                " (quantization 'int8-dynamic' is precision = 'onnx-int8'; None is 'fp32', "
+                "'bf16' or 'onnx-fp32')" if "quantization:" in differences else ""))

@@ -120,6 +120,9 @@ def test_an_int8_index_refuses_a_float_writer(tmp_path, cache, chunker):
     with Store.open(tmp_path / "idx", identity=index_identity(int8, chunker), writable=True,
                     create=True):
         pass
-    with pytest.raises(IndexMismatchError, match="quantization"):
+    with pytest.raises(IndexMismatchError, match="quantization") as refused:
         Store.open(tmp_path / "idx", identity=index_identity(Embedder(precision="fp32"), chunker),
                    writable=True)
+    # the message says what to run, or which setting writes such vectors
+    assert "newscite reindex --index" in str(refused.value)
+    assert "quantization 'int8-dynamic' is precision = 'onnx-int8'" in str(refused.value)
