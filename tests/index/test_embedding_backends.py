@@ -40,6 +40,13 @@ def test_onnx_vectors_agree_with_pytorch_fp32(cache, reference, precision, least
     assert (vectors * reference).sum(axis=1).min() >= least_cosine
 
 
+def test_an_int8_vector_depends_on_its_text_alone(cache):
+    """int8 scales activations per run: batched, a text's vector moved with its companions."""
+    int8 = Embedder(precision=Precision.ONNX_INT8, batch_size=64)
+    together = int8.embed(TEXTS)
+    assert np.array_equal(together, np.vstack([int8.embed([text]) for text in TEXTS]))
+
+
 def test_the_export_is_made_once_and_reused(cache):
     Embedder(precision=Precision.ONNX_INT8).embed(TEXTS[:1])
     exports = list((cache / "onnx").iterdir())
