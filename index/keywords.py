@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +36,11 @@ log = logging.getLogger(__name__)
 # bm25s' defaults, which the retrieval figures in the README were measured with
 K1 = 1.5
 B = 0.75
+
+SCORES_REMEMBERED = 16
+"""Query texts whose scores are kept until the index changes. One question scores its text
+and each clause in every outlet group, then again for the pooled candidates (about 15 passes
+over the postings for 4 texts); the chat's concurrent questions add a few more."""
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +75,9 @@ class KeywordIndex:
                  live_ids: np.ndarray | None = None):
         self.segments = segments
         self.names = names
+        self._remembered: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._version = 0
+        self._lock = threading.Lock()
         self.vocab: dict[str, int] = {}
         for segment in segments:
             for term in segment.new_terms:
@@ -92,6 +102,13 @@ class KeywordIndex:
             self._live = np.ones(len(self._ids), dtype=bool)
         self._live_ids = self._ids[self._live]
         self._live_length = int(self._lengths[self._live].sum())
+        self._changed()
+
+    def _changed(self) -> None:
+        """Forget remembered scores: the chunks or their statistics changed."""
+        with self._lock:
+            self._version += 1
+            self._remembered.clear()
 
     # ---- building and changing --------------------------------------------------------------
 
@@ -132,6 +149,7 @@ class KeywordIndex:
         self._live = np.concatenate([self._live, np.ones(len(segment), dtype=bool)])
         self._live_ids = self._ids[self._live]
         self._live_length += int(segment.lengths.sum())
+        self._changed()
 
     def remove(self, chunk_ids: list[int] | np.ndarray) -> None:
         """Mark chunks deleted; they stop counting at once and are dropped by the next merge
@@ -144,6 +162,7 @@ class KeywordIndex:
         self._live[positions] = False
         self._live_ids = self._ids[self._live]
         self._live_length -= int(self._lengths[positions].sum())
+        self._changed()
 
     @property
     def chunk_ids(self) -> np.ndarray:
@@ -201,7 +220,24 @@ class KeywordIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every live chunk for `query`, aligned with `chunk_ids` (zeros when
-        no query word is indexed). A word repeated in the query counts each time, as bm25s."""
+        no query word is indexed). A word repeated in the query counts each time, as bm25s.
+        The last `SCORES_REMEMBERED` texts' scores are kept (read-only) until a change."""
+        with self._lock:
+            known = self._remembered.get(query)
+            if known is not None:
+                self._remembered.move_to_end(query)
+                return known
+            version = self._version
+        scores = self._scores(query)
+        scores.flags.writeable = False
+        with self._lock:
+            if version == self._version:  # no change while scoring
+                self._remembered[query] = scores
+                while len(self._remembered) > SCORES_REMEMBERED:
+                    self._remembered.popitem(last=False)
+        return scores
+
+    def _scores(self, query: str) -> np.ndarray:
         n_live = len(self._live_ids)
         terms = [self.vocab[t] for t in tokenize([query])[0] if t in self.vocab]
         if not terms or not n_live:

@@ -118,13 +118,20 @@ def overlaps(a: Passage, b: Passage, share: float = 0.5) -> bool:
 
 
 def collapse(passages: list[Passage], k: int) -> list[Passage]:
-    """The first `k` passages in order, skipping any that overlaps one already kept."""
+    """The first `k` passages in order, skipping any that overlaps one already kept (as
+    `overlaps` decides; each text is normalised once, not once per pair)."""
     kept: list[Passage] = []
+    articles_of: dict[str, set[str]] = {}  # normalised text -> articles of kept passages
     for passage in passages:
-        if not any(overlaps(passage, other) for other in kept):
-            kept.append(passage)
-            if len(kept) == k:
-                break
+        text = _normalised(passage.text)
+        if articles_of.get(text, set()) - {passage.article_id} or any(
+                passage.article_id == other.article_id and overlaps(passage, other)
+                for other in kept):
+            continue
+        kept.append(passage)
+        articles_of.setdefault(text, set()).add(passage.article_id)
+        if len(kept) == k:
+            break
     return kept
 
 

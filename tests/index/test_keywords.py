@@ -67,6 +67,22 @@ def test_deleted_chunks_stop_counting_in_idf_and_average_length(texts):
                                    atol=1e-7)
 
 
+def test_remembered_scores_follow_every_change(texts):
+    """Scores are remembered per query text, read-only, and forgotten when chunks are
+    added or removed (or segments merged): each still equals a full build over the live
+    chunks."""
+    index, ids = _segmented(texts[:-5], 4)
+    query = QUERIES[0]
+    first = index.scores(query)
+    assert index.scores(query) is first and not first.flags.writeable
+    index.add(np.arange(1, 6, dtype=np.int64) + int(ids[-1]), texts[-5:])
+    np.testing.assert_allclose(index.scores(query), _full_scores(texts, query), rtol=1e-6,
+                               atol=1e-7)
+    index.remove(ids[:3])
+    np.testing.assert_allclose(index.scores(query), _full_scores(texts[3:], query), rtol=1e-6,
+                               atol=1e-7)
+
+
 def test_save_merges_drops_the_dead_and_loads_back_equal(texts, tmp_path):
     index, ids = _segmented(texts[:-5], 2)
     index.remove(ids[1:8])

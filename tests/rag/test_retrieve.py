@@ -26,6 +26,11 @@ def test_collapse_drops_overlapping_chunks_of_one_article_and_identical_texts():
     kept = collapse([_passage(1, "a", 0, 100, "one"), _passage(2, "a", 50, 150, "two"),
                      _passage(3, "a", 140, 240, "three"), _passage(4, "b", 0, 10, "One!")], k=10)
     assert [p.chunk_id for p in kept] == [1, 3]
+    # the same text twice in one article, far apart, is two passages (spans decide there)
+    kept = collapse([_passage(1, "a", 0, 10, "Subscribe now"), _passage(2, "a", 500, 510,
+                                                                        "Subscribe now."),
+                     _passage(3, "b", 0, 10, "subscribe NOW")], k=10)
+    assert [p.chunk_id for p in kept] == [1, 2]
 
 
 @pytest.fixture(scope="module")
