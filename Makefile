@@ -34,9 +34,17 @@ LLM   = $(VENV)/.installed-llm
 LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
+# On a CPU without AVX512-BF16 (the AVX2-only AMD EPYC machines) `precision = "auto"` embeds
+# with ONNX Runtime int8, so the app is installed with the `onnx` extra there: onnxruntime
+# 1.32.0 and onnx 1.23.2, wheels of 27.8 and 8.9 MB (37.5 MB with flatbuffers, protobuf and
+# ml_dtypes; ~115 MB installed, beside torch's 750 MB). A CPU with AVX512-BF16 embeds with
+# PyTorch bf16 and gets nothing it does not use. Without the extra, auto falls back to
+# PyTorch fp32 and logs why (index/embedding.py, resolve_precision).
+APP = $(if $(shell grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null && echo bf16),.,.[onnx])
+
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '$(APP)'
 	touch $@
 
 $(TOOLS): $(BASE)

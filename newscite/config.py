@@ -62,7 +62,8 @@ class Config:
     model: str = _setting("all-MiniLM-L6-v2", "embedding model: the bundled default or a "
                           "local sentence-transformers folder")
     precision: str = _setting("auto", "embedding precision and backend (auto: bf16 where "
-                              "the CPU has AVX512-BF16, else fp32; docs/performance.md)",
+                              "the CPU has AVX512-BF16, else onnx-int8, or fp32 without "
+                              "onnxruntime; docs/performance.md)",
                               choices=("auto", "fp32", "bf16", "onnx-fp32", "onnx-int8"))
     batch_size: int = _setting(64, "texts per embedding batch", low=1, high=4096)
     chunk_tokens: int = _setting(RECIPE.chunk_tokens, "largest chunk in word pieces of the embedder (the "
