@@ -15,7 +15,10 @@ logistic regression over features the retriever already has or computes cheaply:
   best sentence holds (lexical sentence-level evidence; a long chunk's vector reads only
   its first 256 word pieces);
 - shared names: how many other articles among the group's best candidates share a name
-  the question does not hold (the entity that links a multi-article question's facts).
+  the question does not hold (the entity that links a multi-article question's facts);
+- stored sentences: the cosine of the chunk's best sentence (vectors stored at ingest, read
+  for the 40 best candidates) and its gap to the group's best; and the hand-set fusion's
+  own score as a gap to the group's best.
 The weights are fitted by `newscite.eval.train_ranker` on a question set with evidence and
 stored as plain JSON beside this module (`ranker.json`), read without pickle or scikit-learn.
 A weights file names the model and chunking of the index it was fitted on; for any other
