@@ -114,13 +114,14 @@ def rows(examples: list[Example], held_out: frozenset[int] = frozenset()
     """Feature matrix (columns in `FEATURES` order) and labels of every candidate of the
     questions that have evidence facts, except the chunks in `held_out`."""
     x, y = [], []
+    held = np.fromiter(held_out, dtype=np.int64, count=len(held_out))
     for example in examples:
         if not example.question.evidence_facts:
             continue
         for pool, labels in zip(example.pools, example.labels):
             if pool.features is None or not len(pool.ids):
                 continue
-            keep = ~np.isin(pool.ids, list(held_out))
+            keep = ~np.isin(pool.ids, held)
             x.append(np.column_stack([pool.features[name] for name in FEATURES])[keep])
             y.append(labels[keep])
     return np.vstack(x), np.concatenate(y)

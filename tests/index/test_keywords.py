@@ -69,8 +69,7 @@ def test_deleted_chunks_stop_counting_in_idf_and_average_length(texts):
 
 def test_remembered_scores_follow_every_change(texts):
     """Scores are remembered per query text, read-only, and forgotten when chunks are
-    added or removed (or segments merged): each still equals a full build over the live
-    chunks."""
+    added or removed: each answer still equals a full build over the live chunks."""
     index, ids = _segmented(texts[:-5], 4)
     query = QUERIES[0]
     first = index.scores(query)
