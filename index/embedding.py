@@ -42,6 +42,10 @@ EXPORT_TIMEOUT = 1800
 # Testing and benchmarks only: CPU flags that `cpu_flags` leaves out, comma- or
 # space-separated (e.g. "avx512_bf16"), so that `auto` chooses as on a CPU without them.
 HIDE_FLAGS_VARIABLE = "NEWSCITE_HIDE_CPU_FLAGS"
+# Short texts share a run until it holds this many word pieces: runs of a few hundred word
+# pieces leave the matrix kernels partly idle (sentences of ~25 word pieces ran at 0.7x the
+# speed of 4k-word-piece runs here).
+TOKENS_PER_RUN = 4096
 
 
 class Precision(str, enum.Enum):
@@ -198,6 +202,19 @@ def _export_in_child(path: Path, staging: Path) -> None:
                            f"lines:\n{tail}")
 
 
+def length_batches(counts: list[int], texts: int, tokens: int) -> list[np.ndarray]:
+    """Runs of row indices whose texts all have the same word-piece count, longest first,
+    so that no run needs padding; a run holds at most max(texts, tokens // count) rows."""
+    counts = np.asarray(counts)
+    order = np.argsort(-counts, kind="stable")
+    runs = []
+    for group in np.split(order, np.flatnonzero(np.diff(counts[order])) + 1):
+        if len(group):
+            size = max(texts, tokens // int(counts[group[0]]))
+            runs.extend(group[start:start + size] for start in range(0, len(group), size))
+    return runs
+
+
 def resolve_model_path(model: str) -> Path:
     """The local folder for `model`: the bundled default, or a path given by the user."""
     if model == DEFAULT_MODEL:
@@ -304,45 +321,55 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 vectors, one row per text.
 
-        Texts are sorted by length before batching (sentence-transformers does the same),
-        so batches hold texts of similar length and little padding is computed.
+        Each run holds texts of one length in word pieces (`length_batches`), so none is
+        padded: padded positions cost as much as real ones, and a padding mask sends
+        attention to a slower kernel. Sorting by characters, as sentence-transformers does,
+        left 45% padding in the sentences of an ingest.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self.model  # loads the ONNX session too
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        batches = length_batches(self.token_counts(texts), *self.run_limits)
+        if self.show_progress:
+            from tqdm import tqdm
+            batches = tqdm(batches, desc="Embedding", unit="batch")
+        for rows in batches:
+            features = model.preprocess([texts[i] for i in rows])
+            out = self._run(features)
+            vectors[rows] = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Word pieces the model reads of each text, special tokens included, after the cut
+        at `max_tokens`."""
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_tokens)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def _run(self, features: dict) -> np.ndarray:
+        """The model's sentence vectors for one preprocessed batch, as float32."""
         if self.uses_onnx:
-            return self._embed_onnx(texts)
+            names = [node.name for node in self.session.get_inputs()]
+            return self.session.run(None, {n: features[n].numpy() for n in names})[0]
         import torch
 
         with torch.inference_mode():
-            vectors = self.model.encode(texts, batch_size=self.batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=False,
-                                        convert_to_tensor=True,
-                                        show_progress_bar=self.show_progress)
-        return vectors.float().cpu().numpy().astype(np.float32, copy=False)
+            out = self.model(features)["sentence_embedding"]
+        return out.float().numpy()
 
     @property
-    def onnx_batch(self) -> int:
-        """Texts per ONNX Runtime run: one for int8, `batch_size` for fp32.
+    def run_limits(self) -> tuple[int, int]:
+        """(texts, word pieces) a run may hold: one text for int8, else `batch_size` texts
+        or more while they fit in TOKENS_PER_RUN (`length_batches`).
 
         int8's dynamic quantisation gives all activations of a run one scale (per tensor:
         onnxruntime has no per-row scale), so a batched text's vector depended on the other
-        texts and the padding of its batch: the same sentence moved to cosine 0.957 when
-        the batches changed, enough to reorder near-tied sentences of an answer (seed
-        question 16) and to part stored sentence vectors from the embedder's. One text a run
-        makes each vector a function of its text alone, and was not slower: 1.1x (passages)
-        and 1.6x (sentences) batches of 64 here, with no padding computed.
+        texts of its run: the same sentence moved to cosine 0.957 when the batches changed,
+        enough to reorder near-tied sentences of an answer (seed question 16) and to part
+        stored sentence vectors from the embedder's. One text a run makes each vector a
+        function of its text alone, and was not slower: 1.1x (passages) and 1.6x
+        (sentences) batches of 64 here.
         """
-        return 1 if self.precision is Precision.ONNX_INT8 else self.batch_size
-
-    def _embed_onnx(self, texts: list[str]) -> np.ndarray:
-        model = self.model  # loads the session too
-        order = np.argsort([-len(text) for text in texts], kind="stable")
-        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        names = [node.name for node in self.session.get_inputs()]
-        step = self.onnx_batch
-        for start in range(0, len(texts), step):
-            rows = order[start:start + step]
-            features = model.preprocess([texts[i] for i in rows])
-            out = self.session.run(None, {n: features[n].numpy() for n in names})[0]
-            vectors[rows] = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return vectors
+        if self.precision is Precision.ONNX_INT8:
+            return 1, 0
+        return self.batch_size, TOKENS_PER_RUN
