@@ -42,9 +42,9 @@ EXPORT_TIMEOUT = 1800
 # Testing and benchmarks only: CPU flags that `cpu_flags` leaves out, comma- or
 # space-separated (e.g. "avx512_bf16"), so that `auto` chooses as on a CPU without them.
 HIDE_FLAGS_VARIABLE = "NEWSCITE_HIDE_CPU_FLAGS"
-# Short texts share a run until it holds this many word pieces: runs of a few hundred word
-# pieces leave the matrix kernels partly idle (sentences of ~25 word pieces ran at 0.7x the
-# speed of 4k-word-piece runs here).
+# Short texts share a run until it holds this many word pieces: small runs leave the matrix
+# kernels partly idle (8 texts of 26 word pieces ran at 0.7x the word pieces a second of
+# 128 such texts here, bf16).
 TOKENS_PER_RUN = 4096
 
 
@@ -203,15 +203,16 @@ def _export_in_child(path: Path, staging: Path) -> None:
 
 
 def length_batches(counts: list[int], texts: int, tokens: int) -> list[np.ndarray]:
-    """Runs of row indices whose texts all have the same word-piece count, longest first,
-    so that no run needs padding; a run holds at most max(texts, tokens // count) rows."""
+    """Runs of row indices in order of falling word-piece count, so that a run's texts are
+    of nearly one length and little is padded; a run holds max(texts, tokens // its first
+    count) rows."""
     counts = np.asarray(counts)
     order = np.argsort(-counts, kind="stable")
-    runs = []
-    for group in np.split(order, np.flatnonzero(np.diff(counts[order])) + 1):
-        if len(group):
-            size = max(texts, tokens // int(counts[group[0]]))
-            runs.extend(group[start:start + size] for start in range(0, len(group), size))
+    runs, start = [], 0
+    while start < len(order):
+        size = max(texts, tokens // max(int(counts[order[start]]), 1))
+        runs.append(order[start:start + size])
+        start += size
     return runs
 
 
@@ -321,10 +322,9 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 vectors, one row per text.
 
-        Each run holds texts of one length in word pieces (`length_batches`), so none is
-        padded: padded positions cost as much as real ones, and a padding mask sends
-        attention to a slower kernel. Sorting by characters, as sentence-transformers does,
-        left 45% padding in the sentences of an ingest.
+        Runs are formed in order of word-piece count (`length_batches`), so little is
+        padded: sorting by characters, as sentence-transformers does, left 45% padding in
+        the sentences of an ingest, and padded positions cost as much as real ones.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
