@@ -111,17 +111,34 @@ def _log_once(message: str) -> None:
 # is a whole word (a false "ten" in "tensions" had answered seed question 16). Without
 # onnxruntime installed, AUTO falls back to PyTorch fp32 and logs why.
 AUTO_WITHOUT_BF16 = Precision.ONNX_INT8
+# How an index's identity names int8 vectors (float vectors: None, as before the key existed).
+INT8_QUANTIZATION = "int8-dynamic"
 
 
-def resolve_precision(precision: Precision | str) -> Precision:
-    """The concrete precision for `precision`. AUTO decides by the CPU found at run time:
-    bf16 where it has AVX512-BF16 (PyTorch bf16 ~2.6x fp32, cosine 0.998), else
-    AUTO_WITHOUT_BF16 when its libraries are installed (ONNX Runtime: the `onnx` extra), else
-    PyTorch fp32 with a log line saying why and what to install."""
+def resolve_precision(precision: Precision | str, recorded: dict | None = None) -> Precision:
+    """The concrete precision for `precision`.
+
+    AUTO follows an existing index: `recorded` is the identity it records (None: no index
+    yet), and its vectors decide, so that `auto` never makes a writer the index refuses
+    (int8 and float vectors do not mix): an int8 index gets int8, a float index the fastest
+    float backend here (bf16 with AVX512-BF16, else PyTorch fp32). For a new index AUTO
+    decides by the CPU found at run time: bf16 where it has AVX512-BF16 (PyTorch bf16 ~2.6x
+    fp32, cosine 0.998), else AUTO_WITHOUT_BF16 when its libraries are installed (ONNX
+    Runtime: the `onnx` extra), else PyTorch fp32 with a log line saying why and what to
+    install."""
     precision = Precision(precision)
     if precision is not Precision.AUTO:
         return precision
-    if "avx512_bf16" in cpu_flags():
+    has_bf16 = "avx512_bf16" in cpu_flags()
+    if recorded is not None:
+        if recorded.get("quantization") == INT8_QUANTIZATION:
+            return Precision.ONNX_INT8
+        if not has_bf16 and AUTO_WITHOUT_BF16 is Precision.ONNX_INT8:
+            _log_once("precision 'auto' embeds with PyTorch fp32 to match this index's float "
+                      "vectors; on this CPU int8 is several times faster: `newscite reindex "
+                      "--precision onnx-int8` re-embeds the index with it")
+        return Precision.BF16 if has_bf16 else Precision.FP32
+    if has_bf16:
         return Precision.BF16
     if AUTO_WITHOUT_BF16 in (Precision.ONNX_FP32, Precision.ONNX_INT8) and not onnx_available():
         _log_once(f"precision 'auto' embeds with PyTorch fp32: this CPU lacks AVX512-BF16 and "
@@ -315,7 +332,7 @@ class Embedder:
         key existed (an index without it reads as None); int8 vectors differ more, so an
         int8 index refuses float vectors and the other way round.
         """
-        quantization = "int8-dynamic" if self.precision is Precision.ONNX_INT8 else None
+        quantization = INT8_QUANTIZATION if self.precision is Precision.ONNX_INT8 else None
         return {"model": self.model_name, "dimension": self.dimension,
                 "quantization": quantization}
 

@@ -275,7 +275,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "check":
         return _check(args, config)
     if args.command == "reindex":
-        embedder = factory.make_embedder(config, show_progress=True)
+        embedder = factory.make_embedder(config, show_progress=True, follow_index=False)
         chunker = factory.make_chunker(config, embedder)
         from newscite.index.ingest import reindex
 

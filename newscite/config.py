@@ -61,11 +61,13 @@ class Config:
     index: str = _setting(DEFAULT_INDEX, "index directory")
     model: str = _setting("all-MiniLM-L6-v2", "embedding model: the bundled default or a "
                           "local sentence-transformers folder")
-    precision: str = _setting("auto", "embedding precision and backend (auto: bf16 where "
-                              "the CPU has AVX512-BF16, else onnx-int8, or fp32 without "
+    precision: str = _setting("auto", "embedding precision and backend (auto: the kind of "
+                              "vectors an existing index holds; for a new one bf16 where the "
+                              "CPU has AVX512-BF16, else onnx-int8, or fp32 without "
                               "onnxruntime; docs/performance.md)",
                               choices=("auto", "fp32", "bf16", "onnx-fp32", "onnx-int8"))
-    batch_size: int = _setting(64, "texts per embedding batch", low=1, high=4096)
+    batch_size: int = _setting(64, "texts per embedding batch (short texts fill one up to "
+                               "4,096 word pieces)", low=1, high=4096)
     chunk_tokens: int = _setting(RECIPE.chunk_tokens, "largest chunk in word pieces of the embedder (the "
                                  "dense vector reads the first 256 with the header)",
                                  low=16, high=1024)

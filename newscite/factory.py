@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from newscite.config import Config
 from newscite.index.chunking import SentenceChunker
 from newscite.index.dedup import Deduplicator
-from newscite.index.embedding import Embedder
+from newscite.index.embedding import Embedder, resolve_precision
 from newscite.index.fetch import Fetcher
 from newscite.index.ingest import Ingester, index_identity
 from newscite.index.loaders.web import WebLoader
-from newscite.index.store import Store
+from newscite.index.store import Store, read_manifest
 from newscite.index.watch import STATE_NAME, Ingest, Watcher
 from newscite.rag.answer import ExtractiveAnswerer
 from newscite.rag.chain import NewsRAG
@@ -34,8 +34,14 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 
-def make_embedder(config: Config, show_progress: bool = False) -> Embedder:
-    return Embedder(config.model, precision=config.precision, batch_size=config.batch_size,
+def make_embedder(config: Config, show_progress: bool = False,
+                  follow_index: bool = True) -> Embedder:
+    """The configured embedder. With precision "auto" it follows the vectors the configured
+    index already holds (`resolve_precision`); `follow_index=False` (reindex) picks for
+    this CPU, as for a new index."""
+    manifest = read_manifest(config.index) if follow_index else None
+    precision = resolve_precision(config.precision, (manifest or {}).get("identity"))
+    return Embedder(config.model, precision=precision, batch_size=config.batch_size,
                     show_progress=show_progress)
 
 

@@ -1,5 +1,6 @@
 """Embedding backends: ONNX exports agree with PyTorch, are cached once, and auto decides by
-the CPU's flags; an int8 index refuses float vectors."""
+the CPU's flags and follows the vectors an index holds; an int8 index refuses float
+vectors."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from newscite.index import embedding
 from newscite.index.embedding import Embedder, Precision, resolve_precision
+from tests.conftest import FIXTURES, ROOT
 
 TEXTS = ["NATO delays Ukraine's membership bid until the war ends.",
          "The city council approved the new tram line; it will cost 240 million euros and "
@@ -133,3 +135,34 @@ def test_an_int8_index_refuses_a_float_writer(tmp_path, cache, chunker):
     # the message says what to run, or which setting writes such vectors
     assert "newscite reindex --index" in str(refused.value)
     assert "quantization 'int8-dynamic' is precision = 'onnx-int8'" in str(refused.value)
+
+
+@pytest.mark.parametrize("flags, float_pick", [({"avx2", "avx512_bf16"}, Precision.BF16),
+                                               ({"avx2", "fma"}, Precision.FP32)])
+def test_auto_follows_the_vectors_an_index_holds(monkeypatch, flags, float_pick):
+    """An index built on another CPU keeps taking articles: auto never picks vectors it
+    would refuse (an index written before the key existed holds float vectors)."""
+    monkeypatch.setattr(embedding, "cpu_flags", lambda: flags)
+    assert resolve_precision("auto", {"quantization": "int8-dynamic"}) is Precision.ONNX_INT8
+    assert resolve_precision("auto", {"model": "m", "quantization": None}) is float_pick
+    assert resolve_precision("auto", {"model": "m"}) is float_pick
+    assert resolve_precision("fp32", {"quantization": "int8-dynamic"}) is Precision.FP32
+
+
+def test_a_float_index_takes_articles_from_auto_on_a_cpu_without_bf16(config_factory,
+                                                                        monkeypatch):
+    """The index was built where auto meant a float backend; on a CPU where auto means int8
+    for a new index, the writer follows the index instead of being refused."""
+    from newscite import factory
+
+    config = config_factory(precision="fp32")
+    ingester = factory.make_ingester(config, progress=False)
+    with ingester.store:
+        assert ingester.run([str(FIXTURES / "news.jsonl")]).added == 3  # and one merged copy
+    monkeypatch.setenv(embedding.HIDE_FLAGS_VARIABLE, "avx512_bf16")
+    auto = config.with_(precision="auto")
+    assert factory.make_embedder(auto).precision is Precision.FP32
+    assert factory.make_embedder(auto, follow_index=False).precision is resolve_precision("auto")
+    ingester = factory.make_ingester(auto, progress=False)
+    with ingester.store:
+        assert ingester.run([str(ROOT / "seeds")]).added == 1
