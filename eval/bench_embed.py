@@ -1,8 +1,9 @@
-"""Embedding backends side by side: passages per second and fidelity to PyTorch fp32.
+"""Embedding backends side by side: passages and sentences per second, fidelity to fp32.
 
 Every candidate embeds the same MultiHop-RAG passages (the chunks newscite indexes, header
-included, so lengths are the real ones) in one process, in interleaved rounds, and each
-keeps its best round: a busy machine slows all candidates alike, and the best of N is the
+included, so lengths are the real ones) and their distinct sentences (which ingest also
+embeds, for `sentence_vectors`: about as many word pieces again, in short texts) in one
+process, in interleaved rounds, and each keeps its best round: a busy machine slows all candidates alike, and the best of N is the
 least disturbed. Candidates: the `Precision` backends (PyTorch fp32 and bf16 where the CPU
 has AVX512-BF16, ONNX Runtime fp32 and int8), plus OpenVINO fp32 on the same ONNX graph
 when `openvino` is installed (measured only: it is not a backend newscite offers). The
@@ -39,21 +40,25 @@ PASSAGES = 256  # enough for several full batches of every length, little enough
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16")
 
 
-def passages(count: int) -> list[str]:
-    """The indexed texts (header and chunk) of the corpus's first articles, as ingest embeds
-    them."""
+def workload(count: int) -> dict[str, list[str]]:
+    """The indexed texts (header and chunk) of the corpus's first `count` chunks, and the
+    distinct sentences of those chunks, as ingest embeds them."""
     from newscite import factory
     from newscite.config import Config
     from newscite.index.loaders import load
+    from newscite.text import split_sentences
 
     embedder = Embedder(precision=Precision.FP32)
     chunker = factory.make_chunker(Config.load({}, environ={}), embedder)
-    texts = []
+    chunks = []
     for article in load([str(CORPUS)]):
-        texts += [chunk.indexed_text for chunk in chunker.run(article)]
-        if len(texts) >= count:
-            return texts[:count]
-    return texts
+        chunks += chunker.run(article)
+        if len(chunks) >= count:
+            break
+    chunks = chunks[:count]
+    sentences = dict.fromkeys(chunk.text[start:end] for chunk in chunks
+                              for start, end in split_sentences(chunk.text))
+    return {"passages": [chunk.indexed_text for chunk in chunks], "sentences": list(sentences)}
 
 
 def cpu_name() -> str:
@@ -110,22 +115,25 @@ def candidates() -> dict[str, Callable[[list[str]], np.ndarray]]:
     return found
 
 
-def measure(texts: list[str], rounds: int) -> dict[str, dict]:
-    """Best passages/s of each candidate over interleaved rounds, and its cosine to fp32."""
+def measure(kinds: dict[str, list[str]], rounds: int) -> dict[str, dict[str, dict]]:
+    """For each candidate and kind of text: the best texts/s over interleaved rounds, and
+    the cosine to fp32."""
     found = candidates()
     for embed in found.values():
-        embed(texts[:8])  # load and warm up outside the clock
-    reference = found[Precision.FP32.value](texts)
-    results = {name: {"seconds": [], "min_cosine": None} for name in found}
-    for _ in range(rounds):
-        for name, embed in found.items():
-            started = time.perf_counter()
-            vectors = embed(texts)
-            results[name]["seconds"].append(time.perf_counter() - started)
-            cosine = (vectors * reference).sum(axis=1)
-            results[name].update(min_cosine=float(cosine.min()), mean_cosine=float(cosine.mean()))
-    for figures in results.values():
-        figures["passages_per_s"] = len(texts) / min(figures["seconds"])
+        embed(kinds["passages"][:8])  # load and warm up outside the clock
+    results = {name: {kind: {"seconds": []} for kind in kinds} for name in found}
+    for kind, texts in kinds.items():
+        reference = found[Precision.FP32.value](texts)
+        for _ in range(rounds):
+            for name, embed in found.items():
+                started = time.perf_counter()
+                vectors = embed(texts)
+                figures = results[name][kind]
+                figures["seconds"].append(time.perf_counter() - started)
+                cosine = (vectors * reference).sum(axis=1)
+                figures.update(min_cosine=float(cosine.min()), mean_cosine=float(cosine.mean()))
+        for name in found:
+            results[name][kind]["per_s"] = len(texts) / min(results[name][kind]["seconds"])
     return results
 
 
@@ -136,21 +144,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best counts)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    texts = passages(args.passages)
+    kinds = workload(args.passages)
     before = machine()
-    results = measure(texts, args.rounds)
+    results = measure(kinds, args.rounds)
     after = machine()
-    fp32 = results[Precision.FP32.value]["passages_per_s"]
     print(f"{before['cpu']}, {before['cores']} cores, flags {' '.join(before['flags'])}; "
           f"load average {before['load_average'][0]:.1f} before, "
           f"{after['load_average'][0]:.1f} after; auto picks {before['auto']}")
-    print_table(["backend", "passages/s (best)", "x fp32", "min cosine to fp32",
-                 "mean cosine"],
-                [[name, r["passages_per_s"], r["passages_per_s"] / fp32, r["min_cosine"],
-                  r["mean_cosine"]] for name, r in results.items()],
-                f"{len(texts)} MultiHop-RAG passages, best of {args.rounds} interleaved rounds")
+    for kind, texts in kinds.items():
+        fp32 = results[Precision.FP32.value][kind]["per_s"]
+        print_table(["backend", f"{kind}/s (best)", "x fp32", "min cosine to fp32",
+                     "mean cosine"],
+                    [[name, r[kind]["per_s"], r[kind]["per_s"] / fp32, r[kind]["min_cosine"],
+                      r[kind]["mean_cosine"]] for name, r in results.items()],
+                    f"{len(texts)} MultiHop-RAG {kind}, best of {args.rounds} interleaved "
+                    "rounds")
     write_json(args.out, {"machine": before, "load_average_after": after["load_average"],
-                          "passages": len(texts), "rounds": args.rounds, "results": results,
+                          **{kind: len(texts) for kind, texts in kinds.items()},
+                          "rounds": args.rounds, "results": results,
                           "command": " ".join(sys.argv)})
 
 

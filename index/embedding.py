@@ -102,9 +102,10 @@ def _log_once(message: str) -> None:
 
 # What AUTO picks on a CPU without AVX512-BF16 (docs/performance.md, "Embedding backends"):
 # the fastest backend whose dev Hits@10 and evidence recall@10 stay within 0.005 of PyTorch
-# fp32, ONNX Runtime int8 (3.5x PyTorch fp32; Hits@10 0.968 against 0.965, evidence recall
-# 0.707 both), measured on the reference Intel Xeon (AVX-512 VNNI) with fp32 forced; an
-# AVX2-only CPU's speed-up is not measurable there (no VNNI: it will gain less). The whole
+# fp32, ONNX Runtime int8 (Hits@10 0.968 against 0.965, evidence recall 0.707 both). On the
+# reference Intel Xeon, idle, with PyTorch held to AVX2 kernels (the proxy for such a CPU;
+# onnxruntime still uses VNNI there), int8 ran at 1.8x PyTorch fp32 on passages and 1.24x
+# on sentences (PyTorch with AVX-512: 1.27x and 0.91x); a real AVX2 CPU is not measured. The whole
 # test suite passes as such a CPU sees it (NEWSCITE_HIDE_CPU_FLAGS=avx512_bf16), after
 # three fixes: the export runs in a child process (ingest peak 3.1 -> 2.4 GiB, bound 3),
 # int8 embeds one text a run (batched vectors moved with their batch) and a number word
@@ -135,14 +136,14 @@ def resolve_precision(precision: Precision | str, recorded: dict | None = None) 
             return Precision.ONNX_INT8
         if not has_bf16 and AUTO_WITHOUT_BF16 is Precision.ONNX_INT8:
             _log_once("precision 'auto' embeds with PyTorch fp32 to match this index's float "
-                      "vectors; on this CPU int8 is several times faster: `newscite reindex "
+                      "vectors; on this CPU int8 is faster: `newscite reindex "
                       "--precision onnx-int8` re-embeds the index with it")
         return Precision.BF16 if has_bf16 else Precision.FP32
     if has_bf16:
         return Precision.BF16
     if AUTO_WITHOUT_BF16 in (Precision.ONNX_FP32, Precision.ONNX_INT8) and not onnx_available():
         _log_once(f"precision 'auto' embeds with PyTorch fp32: this CPU lacks AVX512-BF16 and "
-                  f"{AUTO_WITHOUT_BF16.value} (several times faster here) needs ONNX Runtime, "
+                  f"{AUTO_WITHOUT_BF16.value} (faster here) needs ONNX Runtime, "
                   f"which is not installed: pip install -e '.[onnx]'")
         return Precision.FP32
     return AUTO_WITHOUT_BF16
