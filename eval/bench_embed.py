@@ -3,12 +3,13 @@
 Every candidate embeds the same MultiHop-RAG passages (the chunks newscite indexes, header
 included, so lengths are the real ones) and their distinct sentences (which ingest also
 embeds, for `sentence_vectors`: about as many word pieces again, in short texts) in one
-process, in interleaved rounds, and each keeps its best round: a busy machine slows all candidates alike, and the best of N is the
-least disturbed. Candidates: the `Precision` backends (PyTorch fp32 and bf16 where the CPU
-has AVX512-BF16, ONNX Runtime fp32 and int8), plus OpenVINO fp32 on the same ONNX graph
-when `openvino` is installed (measured only: it is not a backend newscite offers). The
-machine (CPU model, flags that matter, load average) is printed with the figures. Retrieval
-quality per backend comes from `newscite eval ... --precision P` (docs/performance.md).
+process, in interleaved rounds, and each keeps its best round: a busy machine slows all
+candidates alike, and the best of N is the least disturbed. Candidates: the `Precision`
+backends (PyTorch fp32 and bf16 where the CPU has AVX512-BF16, ONNX Runtime fp32 and int8),
+plus OpenVINO fp32 on the same ONNX graph when `openvino` is installed (measured only: it is
+not a backend newscite offers). The machine (CPU model, flags that matter, load average) is
+printed with the figures. Retrieval quality per backend comes from `newscite eval ...
+--precision P` (docs/performance.md).
 
 Run from the repository root:
 

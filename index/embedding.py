@@ -105,9 +105,9 @@ def _log_once(message: str) -> None:
 # fp32, ONNX Runtime int8 (Hits@10 0.968 against 0.965, evidence recall 0.707 both). On the
 # reference Intel Xeon, idle, with PyTorch held to AVX2 kernels (the proxy for such a CPU;
 # onnxruntime still uses VNNI there), int8 ran at 1.8x PyTorch fp32 on passages and 1.24x
-# on sentences (PyTorch with AVX-512: 1.27x and 0.91x); a real AVX2 CPU is not measured. The whole
-# test suite passes as such a CPU sees it (NEWSCITE_HIDE_CPU_FLAGS=avx512_bf16), after
-# three fixes: the export runs in a child process (ingest peak 3.1 -> 2.4 GiB, bound 3),
+# on sentences (PyTorch with AVX-512: 1.27x and 0.91x); a real AVX2 CPU is not measured.
+# The whole test suite passes as such a CPU sees it (NEWSCITE_HIDE_CPU_FLAGS=avx512_bf16),
+# after three fixes: the export runs in a child process (ingest peak 3.1 -> 2.4 GiB, bound 3),
 # int8 embeds one text a run (batched vectors moved with their batch) and a number word
 # is a whole word (a false "ten" in "tensions" had answered seed question 16). Without
 # onnxruntime installed, AUTO falls back to PyTorch fp32 and logs why.
@@ -385,8 +385,8 @@ class Embedder:
         texts of its run: the same sentence moved to cosine 0.957 when the batches changed,
         enough to reorder near-tied sentences of an answer (seed question 16) and to part
         stored sentence vectors from the embedder's. One text a run makes each vector a
-        function of its text alone, and was not slower: 1.1x (passages) and 1.6x
-        (sentences) batches of 64 here.
+        function of its text alone; on the idle Intel it ran at 1.15x the speed of batches
+        of 64 on passages, but 0.55x on sentences.
         """
         if self.precision is Precision.ONNX_INT8:
             return 1, 0

@@ -88,7 +88,8 @@ def make_ingester(config: Config, progress: bool = True,
         # workers embed with the precision resolved here: "auto" on a worker with other
         # CPU features would pick another backend, and its vectors would mix into the index
         worker_config = config.with_(precision=embedder.precision.value)
-        encoder = RayEncoder(partial(encoding_parts, worker_config), workers=config.ingest_workers, address=config.ray_address,
+        encoder = RayEncoder(partial(encoding_parts, worker_config),
+                             workers=config.ingest_workers, address=config.ray_address,
                              progress=progress)
     store = open_store(config, writable=True, embedder=embedder, chunker=chunker)
     return Ingester(store, embedder, chunker, Deduplicator(config.near_duplicate_threshold),
