@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from newscite.index import embedding
 from newscite.index.embedding import Embedder, Precision, length_batches
 
 TEXTS = ["NATO delays Ukraine's membership bid until the war ends.",
@@ -21,8 +22,11 @@ def test_runs_follow_falling_length_within_the_limits():
     assert [len(run) for run in length_batches(counts, texts=1, tokens=0)] == [1] * 9
 
 
-def test_vectors_match_sentence_transformers_padded_batches():
+def test_vectors_match_sentence_transformers_padded_batches(monkeypatch):
+    """Over several runs (at most 4 texts each here), so each row must land in its place."""
+    monkeypatch.setattr(embedding, "TOKENS_PER_RUN", 0)
     embedder = Embedder(precision=Precision.FP32, batch_size=4)
+    assert len(length_batches(embedder.token_counts(TEXTS), *embedder.run_limits)) == 2
     with torch.inference_mode():
         padded = embedder.model.encode(TEXTS, batch_size=64, normalize_embeddings=True,
                                        convert_to_numpy=True)
