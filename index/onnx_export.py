@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # ONNX opset of the export: supported by every onnxruntime since 1.12 and by OpenVINO.
 ONNX_OPSET = 17
 ONNX_FILE, ONNX_INT8_FILE = "model.onnx", "model-int8.onnx"
+# The graph's outputs: the text's vector, and each word piece's vector before pooling.
+OUTPUTS = ("sentence_embedding", "token_embeddings")
 # int8 quantises the matrix products only, each output channel with its own scale: with the
 # defaults (the embedding table too, one scale per tensor) the vectors fell to cosine 0.91
 # (mean 0.947) of fp32 on MultiHop-RAG passages; this way 0.985 (mean 0.994). Weights keep
@@ -45,7 +47,8 @@ def _sentence_module(model, names: list[str]):
             self.model = model
 
         def forward(self, *tensors):
-            return self.model(dict(zip(names, tensors)))["sentence_embedding"]
+            out = self.model(dict(zip(names, tensors)))
+            return out["sentence_embedding"], out["token_embeddings"]
 
     return SentenceEmbedding().eval()
 
@@ -54,7 +57,8 @@ def export_onnx(model, folder: Path) -> None:
     """Write `model` (a fp32 SentenceTransformer) to `folder` as ONNX, fp32 and int8.
 
     The graph runs the whole sentence-transformers pipeline (transformer, pooling,
-    normalisation) from the tokenizer's tensors, with batch and length dynamic. int8 is
+    normalisation) from the tokenizer's tensors, with batch and length dynamic; it gives the
+    word pieces' vectors too (`OUTPUTS`: `Embedder.embed_with_spans` pools parts of a text). int8 is
     onnxruntime's dynamic quantisation of the weights (activations quantised per batch at
     run time) of the matrix products, per channel; sentence-transformers'
     `export_dynamic_quantized_onnx_model` does the same through optimum, which this project
@@ -69,8 +73,9 @@ def export_onnx(model, folder: Path) -> None:
     with torch.inference_mode():
         torch.onnx.export(_sentence_module(model, names), tuple(sample[n] for n in names),
                           str(folder / ONNX_FILE), input_names=names,
-                          output_names=["sentence_embedding"],
-                          dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
+                          output_names=list(OUTPUTS),
+                          dynamic_axes={**axes, "sentence_embedding": {0: "batch"},
+                                        "token_embeddings": {0: "batch", 1: "tokens"}},
                           opset_version=ONNX_OPSET, dynamo=False)
     quantize_dynamic(folder / ONNX_FILE, folder / ONNX_INT8_FILE, weight_type=QuantType.QInt8,
                      op_types_to_quantize=list(INT8_OPS), per_channel=True, reduce_range=True)

@@ -107,6 +107,10 @@ class Config:
     weight_sentence: float = _setting(RECIPE.weight_sentence, "weight of the cosine of a "
                                       "candidate's best-matching stored sentence (0 = off)",
                                       low=0.0, high=10.0)
+    weight_clause_sentence: float = _setting(RECIPE.weight_clause_sentence, "weight of the "
+                                             "cosine of a candidate's stored sentence closest "
+                                             "to any clause of the question (0 = off)",
+                                             low=0.0, high=10.0)
     clause_candidates: int = _setting(RECIPE.clause_candidates, "extra BM25 candidates per clause of the question "
                                       "(0 = none)", low=0, high=1000)
     reference_date: str = _setting("", "'now' for relative dates, YYYY-MM-DD (default: the "

@@ -132,7 +132,8 @@ def make_retriever(config: Config, store: Store, embedder: Embedder | None = Non
     """The configured retriever over `store`; pass `embedder` to share a loaded model."""
     weights = Weights(clause=config.weight_clause, dense=config.weight_dense,
                       date=config.weight_date, recency=config.weight_recency,
-                      sentence=config.weight_sentence)
+                      sentence=config.weight_sentence,
+                      clause_sentence=config.weight_clause_sentence)
     return Retriever(store, embedder or make_embedder(config), mode=config.search_mode,
                      fusion=config.fusion, candidates=config.candidates, rrf_k=config.rrf_k,
                      weights=weights, clause_candidates=config.clause_candidates,

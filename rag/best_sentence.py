@@ -2,13 +2,15 @@
 
 A chunk whose one sentence answers the question is better evidence than one that is only
 near the question as a whole; the retriever adds this cosine to its best candidates
-(`Weights.sentence`). Each chunk's sentence vectors are read once (split its text, look the
+(`Weights.sentence`), and the best cosine to any part of a multi-part question's
+(`Weights.clause_sentence`, one vector per clause: `cosines`). Each chunk's sentence vectors are read once (split its text, look the
 sentences up, `index.store.sentences`) and remembered for the last `size` chunks, as float16:
 candidates recur between questions.
 
 Example:
     >>> best = BestSentence(store)
     >>> best.run([12, 40], question_vector)     # {12: 0.71, 40: 0.38}; no entry: none stored
+    >>> best.cosines([12], np.stack([question_vector, clause_vector]))  # {12: array([0.71, 0.52])}
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ class BestSentence:
 
     def run(self, chunk_ids: Sequence[int], vector: np.ndarray) -> dict[int, float]:
         """The best sentence's cosine for each chunk that has stored sentence vectors."""
+        return {i: float(best[0]) for i, best in self.cosines(chunk_ids, vector[None]).items()}
+
+    def cosines(self, chunk_ids: Sequence[int], vectors: np.ndarray) -> dict[int, np.ndarray]:
+        """For each chunk that has stored sentence vectors, its best sentence's cosine to each
+        row of `vectors` (one array of len(vectors) per chunk)."""
         matrices = self._matrices_of(list(chunk_ids))
-        return {i: float(np.max(m.astype(np.float32) @ vector))
+        return {i: (m.astype(np.float32) @ vectors.T).max(axis=0)
                 for i, m in matrices.items() if len(m)}
 
     def _matrices_of(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:

@@ -71,6 +71,8 @@ class Query:
     # The question's embedding (`Retriever.understand(..., embed=True)`), which retrieval and
     # the answerer share: one question, one embedding.
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # One vector per clause, embedded with the question (None: not embedded or no clauses).
+    clause_vectors: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def outlet_aliases(outlet: str) -> set[str]:

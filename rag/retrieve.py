@@ -12,7 +12,9 @@ For a question the retriever
    is when the question asks for the latest news, and then the best `sentence_top` of them
    gain `sentence` x the cosine of their sentence closest to the question (vectors stored at
    ingest: a chunk with one sentence that answers rises above one only near the question
-   as a whole). `Fusion.RRF` instead sums 1 / (rrf_k +
+   as a whole) and `clause_sentence` x the best such cosine to any clause of a multi-part
+   question (each clause's vector pooled from the question's own run: a fact that answers
+   one part rises even when it shares little with the question as a whole). `Fusion.RRF` instead sums 1 / (rrf_k +
    rank) over the retrievers (rrf_k = 60, Cormack et al. 2009); it measured worse here.
    With a learned ranker (rag.ranker, `ranker = "auto"` or a weights file fitted for this
    index's model and chunking) a logistic model over the candidates' features scores them
@@ -72,6 +74,7 @@ class Weights:
     date: float = RECIPE.weight_date
     recency: float = RECIPE.weight_recency
     sentence: float = RECIPE.weight_sentence
+    clause_sentence: float = RECIPE.weight_clause_sentence
 
 
 @dataclass
@@ -177,9 +180,22 @@ class Retriever:
         """The question read (outlets, dates, clauses); with `embed`, also its vector, which
         `run` and the answerer then reuse: one question, one embedding."""
         query = self.parser.run(text, reference_date)
-        if embed and self.mode is not Mode.BM25:
-            query = replace(query, vector=self.embedder.embed([text])[0])
-        return query
+        return self.embedded(query) if embed and self.mode is not Mode.BM25 else query
+
+    def embedded(self, query: Query) -> Query:
+        """`query` with its vector and, when the clauses' best sentences count, one vector per
+        clause, all from one embedding call; as it is when it has its vector already."""
+        if query.vector is not None:
+            return query
+        if not (query.clauses and self._scores_clause_sentences):
+            return replace(query, vector=self.embedder.embed([query.text])[0])
+        vector, clauses = self.embedder.embed_with_spans(query.text,
+                                                         spans_of(query.text, query.clauses))
+        return replace(query, vector=vector, clause_vectors=clauses)
+
+    @property
+    def _scores_clause_sentences(self) -> bool:
+        return bool(self.weights.clause_sentence) and self.fusion is Fusion.WEIGHTED
 
     def run(self, question: str | Query, k: int = RECIPE.k, filters: Filters | None = None,
             mode: Mode | str | None = None, reference_date: datetime | None = None
@@ -201,11 +217,9 @@ class Retriever:
         since = filters.since or query.since
         until = filters.until or query.until
         groups = [(s,) for s in (filters.sources or query.sources)] or [()]
-        vector = None
         if mode is not Mode.BM25:
-            vector = query.vector if query.vector is not None else \
-                self.embedder.embed([query.text])[0]
-        return [self._pool(query, vector, Filters(since=since, until=until, sources=group), mode,
+            query = self.embedded(query)
+        return [self._pool(query, Filters(since=since, until=until, sources=group), mode,
                            features) for group in groups]
 
     def select(self, question: str, pools: list[Pool], k: int) -> list[Passage]:
@@ -241,10 +255,10 @@ class Retriever:
             scored[passage.chunk_id]["rerank"] = passage.scores["rerank"]
         return [p.chunk_id for p in reranked] + ranking[self.rerank_top:]
 
-    def _pool(self, query: Query, vector: np.ndarray | None, filters: Filters,
-              mode: Mode, features: bool = False) -> Pool:
+    def _pool(self, query: Query, filters: Filters, mode: Mode, features: bool = False) -> Pool:
         """Candidates within `filters` with their hand-set score parts and, when a ranker
         is set and the search is the weighted hybrid one, the ranker's features."""
+        vector = query.vector if mode is not Mode.BM25 else None
         ranked: dict[str, list[tuple[int, float]]] = {}
         if mode is not Mode.DENSE:
             ranked["bm25"] = self.store.keyword_search(query.text, self.candidates, filters)
@@ -270,8 +284,9 @@ class Retriever:
         wants_features = (features or self.ranker is not None) and mode is Mode.HYBRID \
             and self.fusion is Fusion.WEIGHTED
         sentence = None
-        if vector is not None and self.weights.sentence and self.fusion is Fusion.WEIGHTED:
-            sentence = self._add_best_sentence(pool, vector, raw["dense"], wants_features)
+        if vector is not None and self.fusion is Fusion.WEIGHTED and (
+                self.weights.sentence or self.weights.clause_sentence):
+            sentence = self._add_best_sentences(pool, query, raw["dense"], wants_features)
         if wants_features:
             passages = self.store.passages(ids.tolist())
             pool.articles = [p.article_id for p in passages]
@@ -280,25 +295,39 @@ class Retriever:
                                             pool.total, sentence)
         return pool
 
-    def _add_best_sentence(self, pool: Pool, vector: np.ndarray, dense: np.ndarray,
-                           for_ranker: bool) -> np.ndarray | None:
-        """Add `weights.sentence` x the best sentence's cosine to the pool's `sentence_top`
-        best candidates, and return every candidate's best-sentence cosine (read for the
-        ranker's `READ_TOP` best as well when `for_ranker`; a candidate not read, or without
-        stored sentence vectors among others with them, counts its own cosine). None, and
-        the hand-set sum as it was, for an index without sentence vectors."""
+    def _add_best_sentences(self, pool: Pool, query: Query, dense: np.ndarray,
+                            for_ranker: bool) -> np.ndarray | None:
+        """Add to the pool's `sentence_top` best candidates `weights.sentence` x their best
+        sentence's cosine to the question and `weights.clause_sentence` x their best
+        sentence's cosine to any clause (a chunk without stored sentence vectors among
+        others with them counts its own cosine for the first, nothing for the second).
+        Return every candidate's best-sentence cosine to the question (read for the
+        ranker's `READ_TOP` best as well when `for_ranker`; a candidate not read counts its
+        own). None, and the hand-set sum as it was, for an index without sentence vectors."""
         order = np.lexsort((pool.ids, -pool.total))
         top = order[: max(RECIPE.sentence_top, READ_TOP if for_ranker else 0)]
-        best = self.best_sentence.run(pool.ids[top].tolist(), vector)
+        vectors = query.vector[None]
+        if query.clause_vectors is not None and len(query.clause_vectors):
+            vectors = np.vstack([vectors, query.clause_vectors])
+        best = self.best_sentence.cosines(pool.ids[top].tolist(), vectors)
         if not best:
             return None
         cosine = np.asarray(dense, dtype=float).copy()
-        cosine[top] = [best.get(int(pool.ids[j]), dense[j]) for j in top]
-        part = np.zeros(len(pool.ids))
+        clause = np.zeros(len(pool.ids))
+        for j in top:
+            if (found := best.get(int(pool.ids[j]))) is not None:
+                cosine[j] = found[0]
+                clause[j] = found[1:].max(initial=0.0)
         summed = order[: RECIPE.sentence_top]
-        part[summed] = self.weights.sentence * cosine[summed]
-        pool.parts["sentence"] = part
-        pool.total = pool.total + part
+        parts = [("sentence", self.weights.sentence, cosine)]
+        if len(vectors) > 1:
+            parts.append(("clause_sentence", self.weights.clause_sentence, clause))
+        for name, weight, values in parts:
+            if weight:
+                part = np.zeros(len(pool.ids))
+                part[summed] = weight * values[summed]
+                pool.parts[name] = part
+                pool.total = pool.total + part
         return cosine
 
     def _raw_parts(self, query: Query, vector: np.ndarray | None, ids: np.ndarray,
@@ -347,6 +376,17 @@ class Retriever:
             spread = known.max() - known.min()
             parts["recency"] = (known - known.min()) / spread if spread else np.zeros(len(ids))
         return parts
+
+
+def spans_of(text: str, parts: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The character span of each of `parts` in `text`, searched in order (the clauses of a
+    question are cut from it in order); (0, 0) for a part not found."""
+    spans, start = [], 0
+    for part in parts:
+        found = text.find(part, start)
+        spans.append((found, found + len(part)) if found >= 0 else (0, 0))
+        start = found + len(part) if found >= 0 else start
+    return spans
 
 
 def _unit(scores: np.ndarray) -> np.ndarray:

@@ -46,3 +46,28 @@ def test_token_counts_include_the_special_tokens_and_stop_at_the_model_limit():
     embedder = Embedder(precision=Precision.FP32)
     counts = embedder.token_counts(["Short.", "word " * 1000, ""])
     assert counts == [4, embedder.max_tokens, 2]
+
+
+QUESTION = ("Which startup raised money to recycle batteries, and how full is the reservoir "
+            "during the drought?")
+
+
+def test_spans_are_pooled_from_the_texts_own_run():
+    """`embed_with_spans`: the text's vector as `embed` gives it, and each span's vector the
+    mean of the word-piece vectors inside it, read in the whole text's context."""
+    embedder = Embedder(precision=Precision.FP32)
+    first = QUESTION.index("startup"), QUESTION.index(",")
+    second = QUESTION.index("how"), len(QUESTION) - 1
+    vector, spans = embedder.embed_with_spans(QUESTION, [first, second, (0, 0)])
+    assert np.allclose(vector, embedder.embed([QUESTION])[0], atol=1e-5)
+    encoded = embedder.tokenizer([QUESTION], return_offsets_mapping=True)
+    with torch.inference_mode():
+        pieces = embedder.model(embedder.model.preprocess([QUESTION]))["token_embeddings"][0]
+    for (start, end), row in zip((first, second), spans):
+        inside = [i for i, (s, e) in enumerate(encoded["offset_mapping"][0])
+                  if s >= start and e <= end and e > s]
+        expected = pieces[inside].mean(dim=0).numpy()
+        assert np.allclose(row, expected / np.linalg.norm(expected), atol=1e-5)
+    assert np.allclose(spans[2], vector)  # no word piece inside: the text's own vector
+    alone = embedder.embed([QUESTION[second[0]:second[1]]])[0]
+    assert 0.5 < float(spans[1] @ alone) < 0.99  # near the part alone, but not the same

@@ -42,6 +42,18 @@ def test_onnx_vectors_agree_with_pytorch_fp32(cache, reference, precision, least
     assert (vectors * reference).sum(axis=1).min() >= least_cosine
 
 
+@pytest.mark.parametrize("precision", [Precision.ONNX_FP32, Precision.ONNX_INT8])
+def test_onnx_pools_spans_as_pytorch_does(cache, precision):
+    """The exported graph gives the word pieces' vectors too, so a question's parts are
+    pooled the same way on every backend."""
+    text, spans = TEXTS[1], [(0, 40), (41, 90)]
+    fp32 = Embedder(precision=Precision.FP32).embed_with_spans(text, spans)
+    onnx = Embedder(precision=precision).embed_with_spans(text, spans)
+    assert (onnx[1] * fp32[1]).sum(axis=1).min() >= (0.9999 if precision is
+                                                      Precision.ONNX_FP32 else 0.95)
+    assert float(onnx[0] @ fp32[0]) >= 0.97
+
+
 def test_an_int8_vector_depends_on_its_text_alone(cache):
     """int8 scales activations per run: batched, a text's vector moved with its companions."""
     int8 = Embedder(precision=Precision.ONNX_INT8, batch_size=64)

@@ -38,6 +38,10 @@ def test_best_sentence_is_the_closest_stored_sentence_and_each_chunk_is_read_onc
             texts = [passage.text[s:e] for s, e in split_sentences(passage.text)]
             expected = float(np.max(embedder.embed(texts) @ vector))
             assert first[passage.chunk_id] == pytest.approx(expected, abs=0.01)
+        other = embedder.embed(["When does the tram line open?"])[0]
+        both = best.cosines(ids, np.stack([vector, other]))
+        assert {i: float(v[0]) for i, v in both.items()} == pytest.approx(first)
+        assert {i: float(v[1]) for i, v in both.items()} == pytest.approx(best.run(ids, other))
         small = BestSentence(counting, size=1)
         small.run(ids[:2], vector)
         small.run(ids[:1], vector)  # only the last chunk was kept

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from newscite.index.store import Store
-from newscite.rag.retrieve import Retriever, Weights, collapse, round_robin, rrf
+from newscite.rag.retrieve import Retriever, Weights, collapse, round_robin, rrf, spans_of
 from newscite.recipe import RECIPE
 from newscite.text import split_sentences
 from newscite.types import Filters, Passage
@@ -126,6 +126,39 @@ def test_a_candidate_gains_its_best_sentences_cosine(retriever, embedder):
         assert passage.scores["sentence"] == pytest.approx(RECIPE.weight_sentence * best,
                                                            abs=0.01)
     assert "240 million" in top[0].text
+
+
+def test_a_candidate_gains_its_best_sentences_cosine_to_any_clause(retriever, embedder):
+    """A multi-part question's clauses get vectors from the question's own run (one vector
+    per clause); the `clause_sentence` part is the weight times the best cosine between a
+    passage's sentences and any clause, so the passage that answers one part scores for it
+    though it shares little with the other."""
+    question = ("Which startup raised money to recycle batteries near the harbor, "
+                "how full is the reservoir in the valley during the drought?")
+    query = retriever.understand(question, embed=True)
+    assert len(query.clauses) == 2 and query.clause_vectors.shape == (2, 384)
+    vector, clauses = embedder.embed_with_spans(question, spans_of(question, query.clauses))
+    assert np.allclose(query.clause_vectors, clauses, atol=1e-3)
+    top = retriever.run(query, k=4)
+    assert {"Local startup raises funds for battery recycling",
+            "Drought forces water limits in the valley"} <= {p.title for p in top[:2]}
+    for passage in top:
+        sentences = embedder.embed([passage.text[s:e] for s, e in split_sentences(passage.text)])
+        best = float(np.max(sentences @ clauses.T))
+        assert passage.scores["clause_sentence"] == pytest.approx(
+            RECIPE.weight_clause_sentence * best, abs=0.02)
+
+
+def test_spans_of_finds_the_parts_in_order():
+    text = "the cat, the dog, the cat again"
+    assert spans_of(text, ("the cat", "the dog", "the cat again", "a bird")) == [
+        (0, 7), (9, 16), (18, 31), (0, 0)]
+
+
+def test_a_one_part_question_embeds_no_clause(retriever):
+    query = retriever.understand("How much will the new tram line cost?", embed=True)
+    assert query.clauses == () and query.clause_vectors is None
+    assert "clause_sentence" not in retriever.run(query, k=1)[0].scores
 
 
 def test_without_stored_sentences_the_hand_set_sum_is_as_it_was(news_index, embedder, tmp_path):
