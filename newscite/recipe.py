@@ -52,9 +52,9 @@ class Recipe:
     # run (`Embedder.embed_with_spans`). On dev, 1,127 answerable questions, against the
     # best-sentence part alone: MRR 0.714 -> 0.729, evidence recall 0.725 -> 0.732 (both
     # significant), all-evidence 0.449 -> 0.459 (weights 2 and 3 within 0.002). Clauses
-    # embedded in runs of their own gained more (MRR 0.736) but cost ~20 ms a question, which
-    # took retrieve + answer p95 from 142 to 218 ms; with them, the best 30 candidates did no
-    # better than the best 15.
+    # embedded in a run of their own gained more (MRR 0.736) but doubled the question's
+    # embedding (p50 19 -> 42 ms), past the 150 ms p95 target; with them, the best 30
+    # candidates did no better than the best 15.
     weight_clause_sentence: float = 2.0
     # Candidates per outlet that an optional cross-encoder reorders.
     rerank_top: int = 30
