@@ -25,6 +25,7 @@ from newscite import factory
 from newscite.config import Config
 from newscite.index import loaders
 from newscite.index.dedup import Deduplicator
+from newscite.index.embedding import Embedder, Precision
 from newscite.index.ingest import Ingester
 from newscite.index.store import IndexLockedError, IndexMismatchError
 from newscite.index.watch import read_reports
@@ -107,11 +108,24 @@ class Backend:
             config = self.config if self.config.answer_mode in self.modes \
                 else self.config.with_(answer_mode=AnswerMode.EXTRACTIVE.value)
             # the loaded model is shared: loading it takes seconds
-            self.rag = factory.make_chain(config, store, embedder=self.embedder,
+            self.rag = factory.make_chain(config, store, embedder=self._embedder_for(store),
                                           chat_model=self.chat_model)
             self.generation, self.problem = generation, ""
         log.info("index %s open at generation %s: %d articles", store.path, generation,
                  store.counts()["articles"])
+
+    def _embedder_for(self, store) -> Embedder:
+        """The shared embedder, replaced when the index now holds the other kind of vectors
+        (another process ran `newscite reindex --precision ...`, int8 <-> float) and the
+        precision is "auto", which follows the index: questions must be embedded as its
+        chunks were, and uploads must be accepted by it."""
+        recorded = store.catalog.identity.get("quantization")
+        if Precision(self.config.precision) is Precision.AUTO \
+                and recorded != self.embedder.identity["quantization"]:
+            self.embedder = factory.make_embedder(self.config)
+            log.info("index %s holds %s vectors now: questions are embedded with %s",
+                     self.config.index, recorded or "float", self.embedder.precision.value)
+        return self.embedder
 
     def _committed_elsewhere(self, generation: int | None) -> None:
         """The Follower saw a new commit; reopen unless it was this backend's own ingest."""

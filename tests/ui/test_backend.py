@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from newscite.config import Config
 from newscite.types import Answer, Final, Notice, Retracted
 from newscite.ui.backend import Backend, Unavailable
+
+from tests.conftest import ROOT
 
 LIGHTHOUSE = {"title": "Lighthouse museum reopens", "source": "Coastal Courier",
               "published_at": "2024-08-02T10:00:00Z", "url": "https://coast.example/lighthouse",
@@ -57,6 +62,25 @@ def test_uploaded_articles_are_searchable_at_once_and_bad_files_are_named(index_
     assert answer.citations[0].passage.source == "Coastal Courier"
     assert backend.overview().articles == 5
     assert "Coastal Courier" in backend.example_questions()[0]
+
+
+def test_the_chat_follows_a_reindex_to_the_other_kind_of_vectors(index_copy, tmp_path):
+    """Another process re-embeds the index int8 <-> float: with precision "auto" the chat's
+    embedder follows, so its questions are embedded as the chunks are and uploads are taken."""
+    pytest.importorskip("onnxruntime")
+    backend = Backend(Config.load({"index": str(index_copy)}, environ={}))
+    before = backend.embedder.identity["quantization"]
+    subprocess.run([sys.executable, "-m", "newscite.cli", "reindex", "--index", str(index_copy),
+                    "--precision", "fp32" if before else "onnx-int8"], cwd=ROOT, check=True,
+                   capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    backend.reopen()
+    assert backend.embedder.identity["quantization"] != before
+    answer = final(backend.ask("How full is the reservoir during the drought?"))
+    assert "31 percent" in answer.text
+    upload = tmp_path / "lighthouse.jsonl"
+    upload.write_text(json.dumps(LIGHTHOUSE) + "\n")
+    summary, _ = backend.add_files([str(upload)])
+    assert summary.added == 1 and not summary.rejections
 
 
 def test_without_an_index_questions_are_refused_and_an_upload_creates_it(tmp_path):
