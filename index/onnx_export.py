@@ -58,9 +58,9 @@ def export_onnx(model, folder: Path) -> None:
 
     The graph runs the whole sentence-transformers pipeline (transformer, pooling,
     normalisation) from the tokenizer's tensors, with batch and length dynamic; it gives the
-    word pieces' vectors too (`OUTPUTS`: `Embedder.embed_with_spans` pools parts of a text). int8 is
-    onnxruntime's dynamic quantisation of the weights (activations quantised per batch at
-    run time) of the matrix products, per channel; sentence-transformers'
+    word pieces' vectors too (`OUTPUTS`: `Embedder.embed_with_spans` pools parts of a text).
+    int8 is onnxruntime's dynamic quantisation of the weights (activations quantised per
+    batch at run time) of the matrix products, per channel; sentence-transformers'
     `export_dynamic_quantized_onnx_model` does the same through optimum, which this project
     cannot install (it pins an older transformers; see docs/performance.md).
     """

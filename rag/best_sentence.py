@@ -2,15 +2,16 @@
 
 A chunk whose one sentence answers the question is better evidence than one that is only
 near the question as a whole; the retriever adds this cosine to its best candidates
-(`Weights.sentence`), and the best cosine to any part of a multi-part question's
-(`Weights.clause_sentence`, one vector per clause: `cosines`). Each chunk's sentence vectors are read once (split its text, look the
-sentences up, `index.store.sentences`) and remembered for the last `size` chunks, as float16:
-candidates recur between questions.
+(`Weights.sentence`), and the best cosine to any clause of a multi-part question
+(`Weights.clause_sentence`; `cosines` takes one vector per clause). Each chunk's sentence
+vectors are read once (split its text, look the sentences up, `index.store.sentences`) and
+remembered for the last `size` chunks, as float16: candidates recur between questions.
 
 Example:
     >>> best = BestSentence(store)
     >>> best.run([12, 40], question_vector)     # {12: 0.71, 40: 0.38}; no entry: none stored
-    >>> best.cosines([12], np.stack([question_vector, clause_vector]))  # {12: array([0.71, 0.52])}
+    >>> best.cosines([12], np.stack([question_vector, clause_vector]))
+    {12: array([0.71, 0.52])}
 """
 
 from __future__ import annotations

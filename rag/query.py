@@ -71,7 +71,8 @@ class Query:
     # The question's embedding (`Retriever.understand(..., embed=True)`), which retrieval and
     # the answerer share: one question, one embedding.
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
-    # One vector per clause, embedded with the question (None: not embedded or no clauses).
+    # One vector per clause, pooled from the question's own run (`Retriever.embedded`; None:
+    # not embedded, no clauses, or the clause part is off).
     clause_vectors: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 

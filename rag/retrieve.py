@@ -14,8 +14,9 @@ For a question the retriever
    ingest: a chunk with one sentence that answers rises above one only near the question
    as a whole) and `clause_sentence` x the best such cosine to any clause of a multi-part
    question (each clause's vector pooled from the question's own run: a fact that answers
-   one part rises even when it shares little with the question as a whole). `Fusion.RRF` instead sums 1 / (rrf_k +
-   rank) over the retrievers (rrf_k = 60, Cormack et al. 2009); it measured worse here.
+   one part rises even when it shares little with the question as a whole). `Fusion.RRF`
+   instead sums 1 / (rrf_k + rank) over the retrievers (rrf_k = 60, Cormack et al. 2009);
+   it measured worse here.
    With a learned ranker (rag.ranker, `ranker = "auto"` or a weights file fitted for this
    index's model and chunking) a logistic model over the candidates' features scores them
    instead, and each group's order spreads over articles and clauses (`ranker.diversify`);
