@@ -51,7 +51,7 @@ class Recipe:
     # any clause of a multi-part question; a clause's vector is pooled from the question's own
     # run (`Embedder.embed_with_spans`). On dev, 1,127 answerable questions, against the
     # best-sentence part alone: MRR 0.714 -> 0.729, evidence recall 0.725 -> 0.732 (both
-    # significant), all-evidence 0.449 -> 0.459 (weights 2 and 3 within 0.002). Clauses
+    # significant), all-evidence 0.449 -> 0.459 (weights 2 and 3 within 0.003). Clauses
     # embedded in a run of their own gained more (MRR 0.736) but doubled the question's
     # embedding (p50 19 -> 42 ms), past the 150 ms p95 target; with them, the best 30
     # candidates did no better than the best 15.

@@ -3,15 +3,14 @@
 A chunk whose one sentence answers the question is better evidence than one that is only
 near the question as a whole; the retriever adds this cosine to its best candidates
 (`Weights.sentence`), and the best cosine to any clause of a multi-part question
-(`Weights.clause_sentence`; `cosines` takes one vector per clause). Each chunk's sentence
+(`Weights.clause_sentence`): `cosines` takes the question's vector and one per clause. Each chunk's sentence
 vectors are read once (split its text, look the sentences up, `index.store.sentences`) and
 remembered for the last `size` chunks, as float16: candidates recur between questions.
 
 Example:
     >>> best = BestSentence(store)
-    >>> best.run([12, 40], question_vector)     # {12: 0.71, 40: 0.38}; no entry: none stored
-    >>> best.cosines([12], np.stack([question_vector, clause_vector]))
-    {12: array([0.71, 0.52])}
+    >>> best.cosines([12, 40], np.stack([question_vector, clause_vector]))
+    {12: array([0.71, 0.52]), 40: array([0.38, 0.45])}     # no entry: none stored
 """
 
 from __future__ import annotations
@@ -38,10 +37,6 @@ class BestSentence:
         self.size = size
         self._matrices: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-
-    def run(self, chunk_ids: Sequence[int], vector: np.ndarray) -> dict[int, float]:
-        """The best sentence's cosine for each chunk that has stored sentence vectors."""
-        return {i: float(best[0]) for i, best in self.cosines(chunk_ids, vector[None]).items()}
 
     def cosines(self, chunk_ids: Sequence[int], vectors: np.ndarray) -> dict[int, np.ndarray]:
         """For each chunk that has stored sentence vectors, its best sentence's cosine to each
