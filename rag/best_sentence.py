@@ -3,9 +3,10 @@
 A chunk whose one sentence answers the question is better evidence than one that is only
 near the question as a whole; the retriever adds this cosine to its best candidates
 (`Weights.sentence`), and the best cosine to any clause of a multi-part question
-(`Weights.clause_sentence`): `cosines` takes the question's vector and one per clause. Each chunk's sentence
-vectors are read once (split its text, look the sentences up, `index.store.sentences`) and
-remembered for the last `size` chunks, as float16: candidates recur between questions.
+(`Weights.clause_sentence`): `cosines` takes the question's vector and one per clause.
+Each chunk's sentence vectors are read once (split its text, look the sentences up,
+`index.store.sentences`) and remembered for the last `size` chunks, as float16: candidates
+recur between questions.
 
 Example:
     >>> best = BestSentence(store)
