@@ -142,16 +142,20 @@ class ExtractiveAnswerer:
         under `abstain_below`; more than 1 - `min_coverage` of the question's content words
         (two at least, so one odd word does not decide) occur nowhere in the passages; two
         or more of its specific terms (names, numbers, years), `RECIPE.missing_terms_share`
-        of them, do not either; or a "how many"/"when" question finds no number/date in its
-        `RECIPE.typed_answer_sentences` best sentences."""
+        of them, do not either, nor does any of them when all are names; or a "how
+        many"/"when" question finds no number/date in its `RECIPE.typed_answer_sentences`
+        best sentences."""
         ranked = analysis.ranked
         if analysis.asked.elsewhere or not ranked or ranked[0].score < self.abstain_below:
             return True
         missing, asked = analysis.missing
         if missing >= RECIPE.missing_words_that_count and missing > (1 - self.min_coverage) * asked:
             return True
-        if analysis.abstain["missing_terms"] >= 2 and \
-                analysis.abstain["missing_term_share"] >= RECIPE.missing_terms_share:
+        terms_missing = analysis.abstain["missing_terms"]
+        share_missing = analysis.abstain["missing_term_share"]
+        if terms_missing >= 2 and share_missing >= RECIPE.missing_terms_share:
+            return True
+        if share_missing == 1.0 and _all_names(analysis.asked.terms):
             return True
         return analysis.asked.kind in _COUNT_OR_DATE and not any(
             min(c.positions) < RECIPE.typed_answer_sentences for c, _ in analysis.candidates)
@@ -218,6 +222,13 @@ class ExtractiveAnswerer:
                       if part) for p in passages[:3]))
         text = NOT_FOUND + lacking + (f" The closest coverage: {closest}." if closest else "")
         return Answer(question=query.text, text=text, passages=passages[:3], abstained=True)
+
+
+def _all_names(terms: tuple[str, ...]) -> bool:
+    """Whether every one of the question's specific terms is a name, not a number: a
+    question about a name that no passage holds ("How many died in the Maui fires?") is about
+    news the index does not hold, while a number may be written otherwise ("$8 billion")."""
+    return bool(terms) and not any(ch.isdigit() for term in terms for ch in term)
 
 
 def _listed(names: tuple[str, ...]) -> str:

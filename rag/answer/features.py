@@ -46,6 +46,8 @@ _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|lack\w*|fail\w
 _ORDER = re.compile(r"\b(before|earlier|prior to|preceding|after|later|subsequent\w*|"
                     r"following)\b", re.I)
 _DIGITS = re.compile(r"\d[\d,.]*")
+# "openai's" in "OpenAI's board" names OpenAI: a candidate "OpenAI" is in the question.
+_POSSESSIVE = re.compile(r"[’']s$")
 # A number that says what it counts: money, a share, a scale ("240 million euros", "25%").
 _QUANTITY = re.compile(r"[$€£%]|\b(thousand|million|billion|trillion|percent)\b", re.I)
 # Words that only say what kind of thing is asked for ("how many", "which kind").
@@ -58,7 +60,7 @@ def candidate_features(candidate: Candidate, asked: Asked, query: Query,
                        ranked: list[Sentence], passages: list[Passage]) -> dict[str, float]:
     """Evidence that `candidate` answers the question."""
     scores = [ranked[p].score for p in candidate.positions]
-    asked_words = content_words(query.text)
+    asked_words = {_POSSESSIVE.sub("", w) for w in content_words(query.text)}
     words = content_words(candidate.text)
     named = [i for i, p in enumerate(passages) if p.source in query.sources]
     outlets_mentioning = {passages[i].source for i in candidate.passages}
