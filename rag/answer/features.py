@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import datetime
 
 from newscite.index.keywords import stem
@@ -132,8 +133,8 @@ def abstain_features(query: Query, asked: Asked, ranked: list[Sentence],
                      passages: list[Passage], missing: tuple[int, int]) -> dict[str, float]:
     """Evidence that the passages do not answer the question; `missing` is
     `missing_words(query.text, passages)`."""
-    text = " ".join(f"{p.title} {p.source or ''} {p.text}" for p in passages).casefold()
-    missing_terms = [t for t in asked.terms if t.casefold() not in text]
+    text = _folded(" ".join(f"{p.title} {p.source or ''} {p.text}" for p in passages))
+    missing_terms = [t for t in asked.terms if _folded(t) not in text]
     missing, asked_words = missing
     return {
         "best_score": ranked[0].score if ranked else 0.0,
@@ -147,6 +148,13 @@ def abstain_features(query: Query, asked: Asked, ranked: list[Sentence],
         if asked_words and missing >= RECIPE.missing_words_that_count else 0.0,
         "wants_value": float(asked.wants_candidate),
     }
+
+
+def _folded(text: str) -> str:
+    """`text` case-folded and without accents: a reader who types "Mbappe" asks about the
+    "Mbappé" of the news."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold())
+                   if not unicodedata.combining(ch))
 
 
 def missing_words(question: str, passages: list[Passage]) -> tuple[int, int]:
