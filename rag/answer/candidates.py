@@ -29,7 +29,10 @@ _CONNECTOR = r"(?:of|de|del|da|van|von|der|la|le|bin|al|&|and)"
 # A capitalised word, or initials ("U.S.", "George W. Bush"); a full stop after a word ends
 # the name, so that a name never runs across the end of a sentence ("... of Alameda. Sam").
 _CAP_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w’'\-]*(?![\w’'\-]))"
-_NAME = re.compile(rf"(?<![\w’'])({_CAP_WORD}(?:\s+(?:{_CONNECTOR}\s+)?{_CAP_WORD}){{0,4}})")
+# Words of a name are spaced on one line: a name never runs across a line break (a headline
+# ending in "Microsoft" above a paragraph opening with "Sam Altman").
+_NAME = re.compile(rf"(?<![\w’'])({_CAP_WORD}(?:[^\S\n]+(?:{_CONNECTOR}[^\S\n]+)?{_CAP_WORD})"
+                   rf"{{0,4}})")
 # Capitalised words that start sentences or name times, not things.
 _NOT_NAMES = frozenset("""The A An And But However In On At For From This That These Those It
 He She They We I If When While After Before Yes No Mr Mrs Ms Dr Meanwhile Also As So Then
@@ -171,7 +174,8 @@ def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage],
 def _merge_short_forms(found: dict[str, Candidate], passages: list[Passage]) -> None:
     """"Bankman-Fried" counts as "Sam Bankman-Fried" when the passages write the full name:
     a surname stands for the fullest name that ends with it."""
-    text = " ".join(p.text for p in passages)
+    # joined by line breaks: one passage's last word and the next one's first are no name
+    text = "\n".join(p.text for p in passages)
     full_names = {n for n in names(text) if len(n.split()) >= 2}
     for key, candidate in list(found.items()):
         longer = [n for n in full_names | {c.text for c in found.values()}

@@ -9,7 +9,7 @@ import pytest
 from newscite.eval import metrics
 from newscite.index.store import Store
 from newscite.rag.answer import NOT_FOUND, AnswerModels, ExtractiveAnswerer
-from newscite.rag.answer.candidates import Candidate, dates, names, numbers
+from newscite.rag.answer.candidates import Candidate, dates, find_candidates, names, numbers
 from newscite.rag.answer.compose import near_repeat, quote_line, supports
 from newscite.rag.answer.features import candidate_features
 from newscite.rag.answer.model import FORMAT, HAND_CANDIDATE, HAND_VERDICT, Logistic
@@ -91,6 +91,17 @@ def test_candidates_are_typed_values():
     assert numbers("Fourteen ships and nineteen tanks.") == [("Fourteen", "ships")]
     assert dates("It opens on November 9, 2023, or on Tuesday.") == ["November 9, 2023",
                                                                      "Tuesday"]
+
+
+def test_a_name_never_runs_across_a_line_or_a_passage_break():
+    assert names("They met at Microsoft\nSam Altman returned.") == ["Microsoft", "Sam Altman"]
+    first, second = "The board met at Microsoft", "Sam Altman returned as CEO."
+    passages = [_passage(first), _passage(second)]
+    ranked = [Sentence(1, 0, len(second), second, 0.9), Sentence(0, 0, len(first), first, 0.5),
+              Sentence(1, 0, 6, "Altman", 0.4)]
+    found = {c.text: c for c in find_candidates(Kind.PERSON, ranked, passages, top=3)}
+    # "Altman" is the short form of "Sam Altman", not of "Microsoft Sam Altman"
+    assert "Microsoft Sam Altman" not in found and found["Sam Altman"].positions == [0, 2]
 
 
 def test_quotes_show_only_what_is_known_of_outlet_and_date():
