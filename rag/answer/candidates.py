@@ -41,6 +41,9 @@ January February March April May June July August September October November Dec
 Monday Tuesday Wednesday Thursday Friday Saturday Sunday Today Yesterday Tomorrow According
 Despite Although Though Last Next Now Still Even Just Some Many More Most Other Both All Every
 Since Until During Through Over Under About Like Unlike Because Instead Per Via""".split())
+# Common nouns that news writes in capitals: never a name on their own ("a new AI research
+# team" names no company), though part of one ("Stability AI").
+_COMMON_CAPITALS = frozenset("AI GDP IPO ETF EV EVs VR TV PC API CEO CFO CTO".split())
 _TITLES = frozenset("""President Prime Minister Chancellor Secretary Senator Sen Governor Gov
 Judge Justice CEO Chief Executive Founder Co-founder Chairman Chair Coach Manager King Queen
 Prince Princess Pope General Gen Officer Director Head Vice Rep Representative Mayor Lord
@@ -91,13 +94,13 @@ def names(text: str) -> list[str]:
         for part in _parts(match.group()):
             words = part.split()
             while words and (words[0].rstrip(".") in _TITLES or words[0] in _NOT_NAMES
-                             or words[0].lower() in ("and", "&")):
+                             or words[0].lower() in ("and", "&", "of", "de")):
                 words.pop(0)
             while words and (words[-1] in _NOT_NAMES or words[-1].rstrip(".") in _TITLES
                              or words[-1].lower() in ("and", "&", "of", "de")):
                 words.pop()
             name = " ".join(words).rstrip(".,")
-            if len(name) >= 2 and not name.isdigit():
+            if len(name) >= 2 and not name.isdigit() and name not in _COMMON_CAPITALS:
                 found.append(name)
     return found
 

@@ -84,6 +84,9 @@ def test_a_name_the_question_holds_as_a_possessive_is_in_the_question():
 def test_candidates_are_typed_values():
     assert "Emma Hayes" in names("Chelsea manager Emma Hayes's move to the U.S. was confirmed.")
     assert "President" not in " ".join(names("President Joe Biden spoke on Tuesday."))
+    # a common noun in capitals is no name alone, a title's "of" no part of one
+    assert names("The CEO of Meta said a new AI team would join Stability AI.") == \
+        ["Meta", "Stability AI"]
     assert ("5", "goals") in numbers("City won 5-1 after he scored 5 goals in the match.")
     assert ("$14 billion", None) in numbers("She took $14 billion from customers.")
     # a number word is a whole word: not the start of "tensions" or of "fourteen"
