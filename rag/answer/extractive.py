@@ -31,7 +31,8 @@ from newscite.rag.answer.compose import key_words, near_repeat, quote_line, supp
 from newscite.rag.answer.features import (abstain_features, candidate_features,
                                           missing_words, sides, verdict_features)
 from newscite.rag.answer.model import AnswerModels
-from newscite.rag.answer.questions import Asked, Kind, read_question, unknown_outlets
+from newscite.rag.answer.questions import (Asked, Kind, is_name, read_question,
+                                           unknown_outlets)
 from newscite.rag.answer.sentences import Sentence, SentenceRanker, StoredVectors
 from newscite.rag.query import Query
 from newscite.recipe import RECIPE
@@ -155,7 +156,7 @@ class ExtractiveAnswerer:
         share_missing = analysis.abstain["missing_term_share"]
         if terms_missing >= 2 and share_missing >= RECIPE.missing_terms_share:
             return True
-        if share_missing == 1.0 and _all_names(analysis.asked.terms):
+        if share_missing == 1.0 and all(map(is_name, analysis.asked.terms)):
             return True
         return analysis.asked.kind in _COUNT_OR_DATE and not any(
             min(c.positions) < RECIPE.typed_answer_sentences for c, _ in analysis.candidates)
@@ -222,13 +223,6 @@ class ExtractiveAnswerer:
                       if part) for p in passages[:3]))
         text = NOT_FOUND + lacking + (f" The closest coverage: {closest}." if closest else "")
         return Answer(question=query.text, text=text, passages=passages[:3], abstained=True)
-
-
-def _all_names(terms: tuple[str, ...]) -> bool:
-    """Whether every one of the question's specific terms is a name, not a number: a
-    question about a name that no passage holds ("How many died in the Maui fires?") is about
-    news the index does not hold, while a number may be written otherwise ("$8 billion")."""
-    return bool(terms) and not any(ch.isdigit() for term in terms for ch in term)
 
 
 def _listed(names: tuple[str, ...]) -> str:

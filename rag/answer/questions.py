@@ -72,6 +72,7 @@ _CITED = [re.compile(pattern) for pattern in (
     rf"{_NAME}\s+(?:article|piece|editorial|column)s?\b")]
 _MONTHS = frozenset("""January February March April May June July August September October
 November December""".split())
+_WEEKDAYS = frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,12 @@ def unknown_outlets(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
                 if not any(name.casefold() in alias for alias in known):
                     found.append(name)
     return tuple(dict.fromkeys(found))
+
+
+def is_name(term: str) -> bool:
+    """Whether a specific term (`specific_terms`) names someone or something: no number, year,
+    month or weekday, which the news may write otherwise ("$8 billion", "on the 3rd")."""
+    return not any(ch.isdigit() for ch in term) and term not in _MONTHS | _WEEKDAYS
 
 
 def specific_terms(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:

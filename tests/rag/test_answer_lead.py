@@ -13,7 +13,7 @@ from newscite.rag.answer.candidates import Candidate, dates, find_candidates, na
 from newscite.rag.answer.compose import near_repeat, quote_line, supports
 from newscite.rag.answer.features import candidate_features
 from newscite.rag.answer.model import FORMAT, HAND_CANDIDATE, HAND_VERDICT, Logistic
-from newscite.rag.answer.questions import Kind, read_question, unknown_outlets
+from newscite.rag.answer.questions import Kind, is_name, read_question, unknown_outlets
 from newscite.rag.answer.sentences import Sentence
 from newscite.rag.chain import NewsRAG
 from newscite.rag.query import Query
@@ -45,6 +45,13 @@ def _passage(text, source=None, published_at=None):
 ])
 def test_questions_are_read_for_the_kind_of_answer_they_want(question, kind):
     assert read_question(question, ()).kind is kind
+
+
+@pytest.mark.parametrize("term, name", [("Kalani", True), ("Ruíz", True), ("Bankman-Fried", True),
+                                        ("GPT-3.5", False), ("2030", False), ("16%", False),
+                                        ("July", False), ("Monday", False)])
+def test_names_are_told_from_numbers_and_times(term, name):
+    assert is_name(term) is name
 
 
 def test_specific_terms_and_units():
@@ -185,7 +192,8 @@ def test_a_question_about_a_name_no_passage_holds_gives_not_found(seed_rag):
         assert answer.abstained and answer.text.startswith(NOT_FOUND), answer.text
     # the news writes "Ruiz": a name typed with an accent (or without one) is the same name
     assert not seed_rag.answer("Did Ruíz approve the new tram line?").abstained
-    # a number may be written otherwise in the news: not a reason to abstain alone
+    # so may a month or a number: not a reason to abstain alone
+    assert not seed_rag.answer("How much did the tram line approved in March cost?").abstained
     assert not seed_rag.answer("Will the tram line cost 240m euros?").abstained
 
 
