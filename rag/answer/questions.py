@@ -44,9 +44,6 @@ _PERSON = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|individual|
                      r"quarterback|driver|star|entrepreneur|figure|celebrity)\b|"
                      r"\bwho is the\b", re.I)
 _ENTITY = re.compile(r"\b(which|what)\b|\bname of\b", re.I)
-# "What did TechCrunch report about X?", "What has happened to Y?": no one name is asked for.
-_OPEN_WHAT = re.compile(r"^\s*what\s+(?:(?:do|does|did|has|have|had|will|would|can|could|"
-                        r"should|may|might)\b|happen)", re.I)
 # The unit asked for: "how many goals", "how much money".
 _UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?P<unit>[a-z]+)", re.I)
 # Options of a choice question: "consistent or inconsistent", "agreement or disagreement".
@@ -110,8 +107,6 @@ def _kind(question: str) -> Kind:
             return Kind.DATE
         if _PERSON.search(question):
             return Kind.PERSON
-        if _OPEN_WHAT.match(question):
-            return Kind.OPEN
         if _ENTITY.match(question) or re.search(r"\bname of\b", question, re.I):
             return Kind.ENTITY
         return Kind.OPEN
