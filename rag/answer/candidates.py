@@ -40,7 +40,9 @@ There Here His Her Their Our Its What Who Which Why How Where With Without By To
 January February March April May June July August September October November December
 Monday Tuesday Wednesday Thursday Friday Saturday Sunday Today Yesterday Tomorrow According
 Despite Although Though Last Next Now Still Even Just Some Many More Most Other Both All Every
-Since Until During Through Over Under About Like Unlike Because Instead Per Via""".split())
+Since Until During Through Over Under About Like Unlike Because Instead Per Via Following Amid
+Among Against Across Around Including Regarding Considering Given Earlier Later Within Upon
+Toward Towards""".split())
 # Common nouns that news writes in capitals: never a name on their own ("a new AI research
 # team" names no company), though part of one ("Stability AI").
 _COMMON_CAPITALS = frozenset("AI GDP IPO ETF EV EVs VR TV PC API CEO CFO CTO".split())

@@ -88,6 +88,8 @@ def test_a_name_the_question_holds_as_a_possessive_is_in_the_question():
 def test_candidates_are_typed_values():
     assert "Emma Hayes" in names("Chelsea manager Emma Hayes's move to the U.S. was confirmed.")
     assert "President" not in " ".join(names("President Joe Biden spoke on Tuesday."))
+    # a sentence's opening preposition is no part of a name
+    assert names("Following OpenAI's turmoil, Amid Talks the board met.") == ["OpenAI", "Talks"]
     # a common noun in capitals is no name alone, a title's "of" no part of one
     assert names("The CEO of Meta said a new AI team would join Stability AI.") == \
         ["Meta", "Stability AI"]
