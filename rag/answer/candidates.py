@@ -53,11 +53,14 @@ Sir Dame Dr Mr Mrs Ms Professor Prof Captain Commissioner Attorney Agent Judge
 Quarterback QB Star Striker Midfielder Defender Forward Goalkeeper Winger""".split())
 
 _SCALE = r"(?:thousand|million|billion|trillion|[mbk]n?\b)"
+# A scale written onto the digits: "$69bn", "$69B", "£56bn".
+_SCALE_ATTACHED = r"(?:bn|tn|[mbk])\b"
 _WORD_NUMBER = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
                 r"fourteen|fifteen|twenty|thirty|forty|fifty|hundred|dozen")
 # A number word ends at a word boundary: else "tensions" gave "ten", "fourteen" "four".
 _NUMBER = re.compile(rf"(?<![\w.])([$€£]?\s?(?:\d[\d,]*(?:\.\d+)?|(?:{_WORD_NUMBER})\b)"
-                     rf"(?:\s?%|\s+percent|\s+{_SCALE})?)(?:\s+([a-z][a-z\-]+))?", re.I)
+                     rf"(?:\s?%|\s+percent|\s+{_SCALE}|{_SCALE_ATTACHED})?)"
+                     rf"(?:\s+([a-z][a-z\-]+))?", re.I)
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
            "December|Jan\\.?|Feb\\.?|Aug\\.?|Sept?\\.?|Oct\\.?|Nov\\.?|Dec\\.?")
 _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+)?"

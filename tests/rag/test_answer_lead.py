@@ -95,6 +95,7 @@ def test_candidates_are_typed_values():
         ["Meta", "Stability AI"]
     assert ("5", "goals") in numbers("City won 5-1 after he scored 5 goals in the match.")
     assert ("$14 billion", None) in numbers("She took $14 billion from customers.")
+    assert numbers("Microsoft paid $69bn (£56bn) for it.") == [("$69bn", None), ("£56bn", None)]
     # a number word is a whole word: not the start of "tensions" or of "fourteen"
     assert numbers("It could escalate tensions, the tenant said.") == []
     assert numbers("Fourteen ships and nineteen tanks.") == [("Fourteen", "ships")]
