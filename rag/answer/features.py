@@ -21,7 +21,7 @@ from datetime import datetime
 
 from newscite.index.keywords import stem
 from newscite.rag.answer.candidates import Candidate
-from newscite.rag.answer.questions import Asked, Kind
+from newscite.rag.answer.questions import POSSESSIVE, Asked, Kind
 from newscite.rag.answer.sentences import Sentence, asserts
 from newscite.rag.citations import content_words
 from newscite.rag.query import Query
@@ -47,8 +47,6 @@ _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|lack\w*|fail\w
 _ORDER = re.compile(r"\b(before|earlier|prior to|preceding|after|later|subsequent\w*|"
                     r"following)\b", re.I)
 _DIGITS = re.compile(r"\d[\d,.]*")
-# "openai's" in "OpenAI's board" names OpenAI: a candidate "OpenAI" is in the question.
-_POSSESSIVE = re.compile(r"[’']s$")
 # A number that says what it counts: money, a share, a scale ("240 million euros", "25%").
 _QUANTITY = re.compile(r"[$€£%]|\b(thousand|million|billion|trillion|percent)\b", re.I)
 # Words that only say what kind of thing is asked for ("how many", "which kind").
@@ -61,7 +59,7 @@ def candidate_features(candidate: Candidate, asked: Asked, query: Query,
                        ranked: list[Sentence], passages: list[Passage]) -> dict[str, float]:
     """Evidence that `candidate` answers the question."""
     scores = [ranked[p].score for p in candidate.positions]
-    asked_words = {_POSSESSIVE.sub("", w) for w in content_words(query.text)}
+    asked_words = content_words(POSSESSIVE.sub("", query.text))  # "OpenAI's" holds OpenAI
     words = content_words(candidate.text)
     named = [i for i, p in enumerate(passages) if p.source in query.sources]
     outlets_mentioning = {passages[i].source for i in candidate.passages}
@@ -161,7 +159,7 @@ def missing_words(question: str, passages: list[Passage]) -> tuple[int, int]:
     """(missing, asked): how many of the question's content words (stemmed, question-form
     words such as "kind" or "many" left out) occur nowhere in the passages' text, titles and
     outlets."""
-    words = sorted(content_words(question.replace("’s", " ").replace("'s", " "))
+    words = sorted(content_words(POSSESSIVE.sub("", question))
                    - QUESTION_FORM_WORDS)
     found = set(stem(sorted(set().union(*(content_words(f"{p.title} {p.source or ''} {p.text}")
                                             for p in passages)))))

@@ -69,7 +69,10 @@ _CITED = [re.compile(pattern) for pattern in (
     rf"{_NAME}\s+(?:article|piece|editorial|column)s?\b")]
 _MONTHS = frozenset("""January February March April May June July August September October
 November December""".split())
-_WEEKDAYS = frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
+# Terms that name a time, not someone or something (`is_name`).
+_TIMES = _MONTHS | frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
+POSSESSIVE = re.compile(r"[’']s\b")
+"""A possessive "'s": "OpenAI's board" is about OpenAI."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def unknown_outlets(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
 def is_name(term: str) -> bool:
     """Whether a specific term (`specific_terms`) names someone or something: no number, year,
     month or weekday, which the news may write otherwise ("$8 billion", "on the 3rd")."""
-    return not any(ch.isdigit() for ch in term) and term not in _MONTHS | _WEEKDAYS
+    return not any(ch.isdigit() for ch in term) and term not in _TIMES
 
 
 def specific_terms(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
@@ -159,7 +162,7 @@ def specific_terms(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
     terms = []
     for match in _TERM.finditer(question):
         word = match.group().rstrip(".,'’")
-        word = re.sub(r"[’']s$", "", word)
+        word = POSSESSIVE.sub("", word)
         if match.start() == 0 or word in _NOT_TERMS or word.casefold() in known or not word:
             continue
         terms.append(word)
