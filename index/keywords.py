@@ -52,6 +52,11 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+def _idf(n_chunks: int, frequency: int) -> float:
+    """BM25's (bm25s' "lucene") inverse document frequency of a term `frequency` chunks hold."""
+    return math.log(1 + (n_chunks - frequency + 0.5) / (frequency + 0.5))
+
+
 def stem(words: list[str]) -> list[str]:
     """Snowball English stems, as the BM25 index uses."""
     return _stemmer().stemWords(words)
@@ -249,10 +254,16 @@ class KeywordIndex:
                 total[positions] += weights
         return total[self._live]
 
-    def _term_scores(self, term: int, n_live: int,
-                     average: float) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(positions, BM25 weights) of the live chunks holding `term`, per segment: its
-        document frequency counted over all segments' live chunks."""
+    def word_weights(self, words: list[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each of `words` (stemmed, as `stem` gives
+        them) over the live chunks: how much finding the word says. A word no chunk holds
+        weighs most."""
+        n_live = len(self._live_ids)
+        return {word: _idf(n_live, sum(len(p) for p, _ in self._postings(self.vocab[word]))
+                           if word in self.vocab else 0) for word in words}
+
+    def _postings(self, term: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(positions, counts) of the live chunks holding `term`, per segment."""
         found = []
         for segment, offset in zip(self.segments, self._offsets):
             docs, counts = segment.postings(term)
@@ -260,8 +271,14 @@ class KeywordIndex:
             alive = self._live[positions]
             if alive.any():
                 found.append((positions[alive], counts[alive]))
-        frequency = sum(len(p) for p, _ in found)
-        idf = np.float32(math.log(1 + (n_live - frequency + 0.5) / (frequency + 0.5)))
+        return found
+
+    def _term_scores(self, term: int, n_live: int,
+                     average: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(positions, BM25 weights) of the live chunks holding `term`, per segment: its
+        document frequency counted over all segments' live chunks."""
+        found = self._postings(term)
+        idf = np.float32(_idf(n_live, sum(len(p) for p, _ in found)))
         scored = []
         for positions, counts in found:
             tf = counts.astype(np.float32)

@@ -172,6 +172,7 @@ def make_chain(config: Config, store: Store | None = None, *, embedder: Embedder
     embedder = embedder or make_embedder(config)
     answerer = ExtractiveAnswerer(embedder, abstain_below=config.abstain_below,
                                   min_coverage=config.min_coverage,
-                                  stored_sentences=store.sentence_vectors)
+                                  stored_sentences=store.sentence_vectors,
+                                  word_weights=store.word_weights)
     return NewsRAG(make_retriever(config, store, embedder), answerer, chat_model,
                    mode=config.answer_mode, k=config.k, history_turns=config.history_turns)

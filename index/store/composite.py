@@ -282,6 +282,10 @@ class Store:
             return np.zeros(len(chunk_ids), dtype=np.float32)
         return scores[np.searchsorted(keywords.chunk_ids, chunk_ids)]
 
+    def word_weights(self, words: Sequence[str]) -> dict[str, float]:
+        """How rare each stemmed word is in the index (`KeywordIndex.word_weights`)."""
+        return self.keywords.word_weights(list(words))
+
     def chunk_dates(self, chunk_ids: np.ndarray) -> np.ndarray:
         """Publication time (POSIX seconds, NaN when unknown) of each chunk's article."""
         return self.catalog.chunks.dates_of(chunk_ids)

@@ -28,8 +28,9 @@ import numpy as np
 from newscite.index.embedding import Embedder
 from newscite.rag.answer.candidates import Candidate, find_candidates
 from newscite.rag.answer.compose import key_words, near_repeat, quote_line, supports
-from newscite.rag.answer.features import (abstain_features, candidate_features,
-                                          missing_words, sides, verdict_features)
+from newscite.rag.answer.features import (Missing, WordWeights, abstain_features,
+                                          candidate_features, missing_words, sides,
+                                          verdict_features)
 from newscite.rag.answer.model import AnswerModels
 from newscite.rag.answer.questions import (Asked, Kind, is_name, read_question,
                                            unknown_outlets)
@@ -53,7 +54,7 @@ class Analysis:
     candidates: list[tuple[Candidate, dict[str, float]]] = field(default_factory=list)
     verdict: dict[str, float] = field(default_factory=dict)
     abstain: dict[str, float] = field(default_factory=dict)
-    missing: tuple[int, int] = (0, 0)  # (missing, asked) content words: `missing_words`
+    missing: Missing = Missing(0, 0, 0, 0.0)  # content words in no passage: `missing_words`
 
 
 class ExtractiveAnswerer:
@@ -63,7 +64,8 @@ class ExtractiveAnswerer:
                  abstain_below: float = RECIPE.abstain_below,
                  min_coverage: float = RECIPE.min_coverage,
                  cache_sentences: int = 20_000, embed_sentences: int = RECIPE.embed_sentences,
-                 models: AnswerModels | None = None, stored_sentences: StoredVectors | None = None):
+                 models: AnswerModels | None = None, stored_sentences: StoredVectors | None = None,
+                 word_weights: WordWeights | None = None):
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
         self.embedder = embedder
@@ -73,6 +75,7 @@ class ExtractiveAnswerer:
         self.abstain_below = abstain_below
         self.min_coverage = min_coverage
         self.models = models or AnswerModels.load()
+        self.word_weights = word_weights
 
     @property
     def sentence_vectors(self):
@@ -91,7 +94,8 @@ class ExtractiveAnswerer:
         analysis = Analysis(query, asked, ranked)
         if not ranked:
             return analysis
-        analysis.missing = missing_words(query.text, passages)
+        analysis.missing = missing_words(query.text, passages, query.sources,
+                                         self.word_weights)
         analysis.abstain = abstain_features(query, asked, ranked, passages, analysis.missing)
         if asked.wants_candidate:
             analysis.candidates = [
@@ -141,7 +145,9 @@ class ExtractiveAnswerer:
         """Whether a hard rule abstains: the question cites an outlet the index does not
         hold ("what did Bloomberg report ...", `Asked.elsewhere`); the best sentence scores
         under `abstain_below`; more than 1 - `min_coverage` of the question's content words
-        (two at least, so one odd word does not decide) occur nowhere in the passages; two
+        (two at least, so one odd word does not decide) occur nowhere in the passages, or
+        in a short question the missing ones carry `RECIPE.missing_weight_share` of the
+        words' rarity (`word_weights`: a topic word missing decides, a common one not); two
         or more of its specific terms (names, numbers, years), `RECIPE.missing_terms_share`
         of them, do not either, nor does any of them when all are names; or a "how
         many"/"when" question finds no number/date in its `RECIPE.typed_answer_sentences`
@@ -149,8 +155,12 @@ class ExtractiveAnswerer:
         ranked = analysis.ranked
         if analysis.asked.elsewhere or not ranked or ranked[0].score < self.abstain_below:
             return True
-        missing, asked = analysis.missing
-        if missing >= RECIPE.missing_words_that_count and missing > (1 - self.min_coverage) * asked:
+        missing = analysis.missing
+        if missing.count >= RECIPE.missing_words_that_count and \
+                missing.count > (1 - self.min_coverage) * missing.asked:
+            return True
+        if missing.weighed <= RECIPE.short_question_words and \
+                missing.weight_share >= RECIPE.missing_weight_share:
             return True
         terms_missing = analysis.abstain["missing_terms"]
         share_missing = analysis.abstain["missing_term_share"]

@@ -18,6 +18,7 @@ import math
 import re
 import unicodedata
 from datetime import datetime
+from typing import Callable, NamedTuple, Sequence
 
 from newscite.index.keywords import stem
 from newscite.rag.answer.candidates import Candidate
@@ -128,12 +129,12 @@ def verdict_features(query: Query, asked: Asked, ranked: list[Sentence],
 
 
 def abstain_features(query: Query, asked: Asked, ranked: list[Sentence],
-                     passages: list[Passage], missing: tuple[int, int]) -> dict[str, float]:
+                     passages: list[Passage], missing: Missing) -> dict[str, float]:
     """Evidence that the passages do not answer the question; `missing` is
-    `missing_words(query.text, passages)`."""
+    `missing_words(query.text, passages, query.sources)`."""
     text = _folded(" ".join(f"{p.title} {p.source or ''} {p.text}" for p in passages))
     missing_terms = [t for t in asked.terms if _folded(t) not in text]
-    missing, asked_words = missing
+    missing, asked_words = missing.count, missing.asked
     return {
         "best_score": ranked[0].score if ranked else 0.0,
         "third_score": ranked[2].score if len(ranked) > 2 else 0.0,
@@ -155,15 +156,33 @@ def _folded(text: str) -> str:
                    if not unicodedata.combining(ch))
 
 
-def missing_words(question: str, passages: list[Passage]) -> tuple[int, int]:
-    """(missing, asked): how many of the question's content words (stemmed, question-form
-    words such as "kind" or "many" left out) occur nowhere in the passages' text, titles and
-    outlets."""
-    words = sorted(content_words(POSSESSIVE.sub("", question))
-                   - QUESTION_FORM_WORDS)
+class Missing(NamedTuple):
+    """The question's content words (stemmed; question-form words such as "kind" or "many"
+    left out) that occur nowhere in the passages' text, titles and outlets (`missing_words`)."""
+
+    count: int
+    asked: int
+    # Without the words of the outlets the question names (an outlet filter finds those):
+    weighed: int          # how many distinct words were weighed by rarity
+    weight_share: float   # the missing ones' share of their weight; 0 without weights
+
+
+WordWeights = Callable[[Sequence[str]], dict[str, float]]
+"""How rare each stemmed word is in the index (`index.keywords.KeywordIndex.word_weights`)."""
+
+
+def missing_words(question: str, passages: list[Passage], outlets: Sequence[str] = (),
+                  weights: WordWeights | None = None) -> Missing:
+    """The content words of `question` missing from every passage (see `Missing`)."""
+    asked = stem(sorted(content_words(POSSESSIVE.sub("", question)) - QUESTION_FORM_WORDS))
     found = set(stem(sorted(set().union(*(content_words(f"{p.title} {p.source or ''} {p.text}")
                                             for p in passages)))))
-    return sum(s not in found for s in stem(words)), len(words)
+    outlet_words = set(stem(sorted(content_words(" ".join(outlets)))))
+    weighed = [s for s in dict.fromkeys(asked) if s not in outlet_words]
+    weight = weights(weighed) if weights and weighed else {}
+    total = sum(weight.values())
+    return Missing(sum(s not in found for s in asked), len(asked), len(weighed),
+                   sum(w for s, w in weight.items() if s not in found) / total if total else 0.0)
 
 
 def _clause_support(query: Query, ranked: list[Sentence]) -> dict[str, float]:

@@ -11,7 +11,7 @@ from newscite.index.store import Store
 from newscite.rag.answer import NOT_FOUND, AnswerModels, ExtractiveAnswerer
 from newscite.rag.answer.candidates import Candidate, dates, find_candidates, names, numbers
 from newscite.rag.answer.compose import near_repeat, quote_line, supports
-from newscite.rag.answer.features import candidate_features
+from newscite.rag.answer.features import Missing, candidate_features, missing_words
 from newscite.rag.answer.model import FORMAT, HAND_CANDIDATE, HAND_VERDICT, Logistic
 from newscite.rag.answer.questions import Kind, is_name, read_question, unknown_outlets
 from newscite.rag.answer.sentences import Sentence
@@ -165,7 +165,8 @@ def test_the_shipped_weights_are_loaded_and_used_only_where_trained():
 @pytest.fixture(scope="module")
 def seed_rag(news_index, embedder):
     store = Store.open(news_index)
-    yield NewsRAG(Retriever(store, embedder), ExtractiveAnswerer(embedder))
+    yield NewsRAG(Retriever(store, embedder),
+                  ExtractiveAnswerer(embedder, word_weights=store.word_weights))
     store.close()
 
 
@@ -195,6 +196,27 @@ def test_a_question_about_a_name_no_passage_holds_gives_not_found(seed_rag):
     # so may a month or a number: not a reason to abstain alone
     assert not seed_rag.answer("How much did the tram line approved in March cost?").abstained
     assert not seed_rag.answer("Will the tram line cost 240m euros?").abstained
+
+
+def test_a_short_question_whose_topic_word_no_passage_holds_gives_not_found(seed_rag):
+    # the Harbor Gazette wrote about the tram line, never about fares: without the rule its
+    # tram sentences were quoted as the answer
+    answer = seed_rag.answer("What did the Harbor Gazette say about tram fares?")
+    assert answer.abstained and answer.text.startswith(NOT_FOUND), answer.text
+    assert not seed_rag.answer("What did the Harbor Gazette say about the tram line?").abstained
+    # one missing word among several common ones does not decide
+    assert not seed_rag.answer("What did the Harbor Gazette say about the city's new tram "
+                               "line plans?").abstained
+
+
+def test_missing_words_weigh_by_rarity_without_the_outlets_words():
+    passages = [_passage("The tram line will cost 240 million euros.", "Harbor Gazette")]
+    rare = {"fare": 3.0, "tram": 1.0, "harbor": 2.0, "gazett": 2.0}
+    missing = missing_words("What did the Harbor Gazette say about tram fares?", passages,
+                            ("Harbor Gazette",), lambda words: {w: rare[w] for w in words})
+    assert missing == Missing(count=1, asked=4, weighed=2, weight_share=0.75)
+    assert missing_words("What did the Harbor Gazette say about tram fares?", passages,
+                         ("Harbor Gazette",)).weight_share == 0.0
 
 
 def test_not_found_names_the_outlets_the_index_lacks(seed_rag):
