@@ -68,6 +68,9 @@ _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|
                    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:\s+\d{{4}})?|"
                    rf"(?:{_MONTHS})(?:\s+\d{{4}})?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
                    rf"Saturday|Sunday)|(?:19|20)\d{{2}})\b")
+_CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
+_CURRENCIES = frozenset("""dollars dollar euros euro pounds pound yen yuan rupees rupee francs
+pesos won""".split())
 # Words after a number that are not what it counts.
 _NOT_UNITS = frozenset("""and or of the a an to in on at for from with by as is was are were
 that which who has have had will would per after before than since""".split())
@@ -89,6 +92,12 @@ class Candidate:
     @property
     def key(self) -> str:
         return self.text.casefold()
+
+    @property
+    def money(self) -> bool:
+        """Whether it is a sum of money: a currency sign or word ("$4.3 billion", "240
+        million euros")."""
+        return bool(_CURRENCY_SIGN.search(self.text)) or (self.unit or "") in _CURRENCIES
 
 
 def names(text: str) -> list[str]:

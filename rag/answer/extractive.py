@@ -150,8 +150,8 @@ class ExtractiveAnswerer:
         words' rarity (`word_weights`: a topic word missing decides, a common one not); two
         or more of its specific terms (names, numbers, years), `RECIPE.missing_terms_share`
         of them, do not either, nor does any of them when all are names; or a "how
-        many"/"when" question finds no number/date in its `RECIPE.typed_answer_sentences`
-        best sentences."""
+        many"/"when" question finds no number/date (a sum of money for "how much ... cost")
+        in its `RECIPE.typed_answer_sentences` best sentences."""
         ranked = analysis.ranked
         if analysis.asked.elsewhere or not ranked or ranked[0].score < self.abstain_below:
             return True
@@ -169,7 +169,7 @@ class ExtractiveAnswerer:
         if share_missing == 1.0 and all(map(is_name, analysis.asked.terms)):
             return True
         return analysis.asked.kind in _COUNT_OR_DATE and not any(
-            min(c.positions) < RECIPE.typed_answer_sentences for c, _ in analysis.candidates)
+            min(c.positions) < RECIPE.typed_answer_sentences for c, _ in _typed(analysis))
 
     def _lead(self, analysis: Analysis, passages: list[Passage]
               ) -> tuple[str | None, str | None, list[Sentence]]:
@@ -177,7 +177,7 @@ class ExtractiveAnswerer:
         asked, ranked = analysis.asked, analysis.ranked
         if analysis.candidates:
             model = self.models.candidate_for(asked.kind.value)
-            scored = [(model.probability(f), c) for c, f in analysis.candidates
+            scored = [(model.probability(f), c) for c, f in _typed(analysis)
                       if f["in_question"] < 1.0]
             if not scored:
                 return None, None, []
@@ -233,6 +233,14 @@ class ExtractiveAnswerer:
                       if part) for p in passages[:3]))
         text = NOT_FOUND + lacking + (f" The closest coverage: {closest}." if closest else "")
         return Answer(question=query.text, text=text, passages=passages[:3], abstained=True)
+
+
+def _typed(analysis: Analysis) -> list[tuple[Candidate, dict[str, float]]]:
+    """The candidates of the type asked for: a sum of money where the question asks one
+    ("How much is Binance paying?": "$4.3 billion", never "five months")."""
+    if analysis.asked.money:
+        return [(c, f) for c, f in analysis.candidates if c.money]
+    return analysis.candidates
 
 
 def _listed(names: tuple[str, ...]) -> str:

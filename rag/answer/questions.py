@@ -46,6 +46,14 @@ _PERSON = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|individual|
 _ENTITY = re.compile(r"\b(which|what)\b|\bname of\b", re.I)
 # The unit asked for: "how many goals", "how much money".
 _UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?P<unit>[a-z]+)", re.I)
+# A sum of money asked for: "how much money", or "how much" with a verb of paying, costing or
+# earning ("How much is Binance paying ...?", "How much did the film make?").
+_MONEY = re.compile(r"\bhow much\b(?:\s+(?:money|cash|funding|revenue|profit)\b|"
+                    r"(?!\s+(?:weight|time|space|water|energy|power|data)\b)[^?]*?\b(?:"
+                    r"cost|costs|pay|pays|paid|paying|spend|spends|spent|spending|worth|earn|"
+                    r"earns|earned|make|makes|made|raise|raises|raised|fine|fined|charge|"
+                    r"charges|charged|sell|sold|invest|invested|owe|owes|owed|bid|offer|"
+                    r"offered)\b)", re.I)
 # Options of a choice question: "consistent or inconsistent", "agreement or disagreement".
 _CHOICE = re.compile(r"\b(\w+) or (\w+)\b(?=[\s\w,']*\?*$)", re.I)
 # A choice between a word and its opposite: the first names agreement, the second not.
@@ -84,6 +92,7 @@ class Asked:
     unit: str | None = None              # "goals" in "how many goals"
     options: tuple[str, str] | None = None  # (agreeing, opposing) of a choice question
     elsewhere: tuple[str, ...] = ()      # outlets it cites that the index does not hold
+    money: bool = False                  # a sum of money is asked for ("how much ... cost")
 
     @property
     def wants_candidate(self) -> bool:
@@ -97,7 +106,8 @@ def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
     return Asked(kind=_kind(question), terms=specific_terms(question, outlets),
                  unit=(_UNIT.search(question).group("unit").lower()
                        if _UNIT.search(question) else None),
-                 options=_options(question), elsewhere=unknown_outlets(question, outlets))
+                 options=_options(question), elsewhere=unknown_outlets(question, outlets),
+                 money=bool(_MONEY.search(question)))
 
 
 def _kind(question: str) -> Kind:

@@ -177,6 +177,28 @@ def test_a_number_question_leads_with_the_number_and_its_quote(seed_rag):
     assert "“The line will cost 240 million euros" in answer.text
 
 
+@pytest.mark.parametrize("question, money", [
+    ("How much is Binance paying to settle with the DOJ?", True),
+    ("How much did the film make on its opening weekend?", True),
+    ("How much money is Pebble returning to its investors?", True),
+    ("How much weight did he lose?", False),
+    ("How much of the lithium does the process recover?", False),
+    ("How many goals did Haaland score?", False)])
+def test_questions_asking_a_sum_of_money_are_told(question, money):
+    assert read_question(question, ()).money is money
+
+
+def test_a_money_question_leads_only_with_a_sum_of_money(seed_rag):
+    # the startup's passage holds 12 million euros, 95 percent and 80 people
+    answer = seed_rag.answer("How much is ReCell paying to build its recycling plant?")
+    assert answer.text.splitlines()[0] == "12 million euros [1].", answer.text
+    # the drought's passage holds percentages, hours and a year, no sum: without the
+    # rule "31 percent" led
+    answer = seed_rag.answer("How much did the Valley Herald say the water limits cost "
+                             "farmers?")
+    assert answer.abstained and answer.text.startswith(NOT_FOUND), answer.text
+
+
 def test_unnamed_terms_give_not_found(seed_rag):
     answer = seed_rag.answer("Who won the 2030 World Cup final?")
     assert answer.abstained and answer.text.startswith(NOT_FOUND)
