@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from newscite.index.keywords import stem
 from newscite.rag.answer.candidates import Candidate
-from newscite.rag.answer.questions import POSSESSIVE, Asked, Kind
+from newscite.rag.answer.questions import ACCOUNT_VERBS, POSSESSIVE, Asked, Kind
 from newscite.rag.answer.sentences import Sentence, asserts
 from newscite.rag.citations import content_words
 from newscite.rag.query import Query
@@ -162,8 +162,10 @@ class Missing(NamedTuple):
 
     count: int
     asked: int
-    # Without the words of the outlets the question names (an outlet filter finds those):
-    weighed: int          # how many distinct words were weighed by rarity
+    # Weighed by rarity: the words the index holds, but not the names of the outlets the
+    # question names (an outlet filter finds those) nor verbs such as "say" in "what did X
+    # say about Y?" (`questions.ACCOUNT_VERBS`):
+    weighed: int          # how many distinct words were weighed
     weight_share: float   # the missing ones' share of their weight; 0 without weights
 
 
@@ -177,11 +179,11 @@ def missing_words(question: str, passages: list[Passage], outlets: Sequence[str]
     asked = stem(sorted(content_words(POSSESSIVE.sub("", question)) - QUESTION_FORM_WORDS))
     found = set(stem(sorted(set().union(*(content_words(f"{p.title} {p.source or ''} {p.text}")
                                             for p in passages)))))
-    outlet_words = set(stem(sorted(content_words(" ".join(outlets)))))
-    weighed = [s for s in dict.fromkeys(asked) if s not in outlet_words]
-    weight = weights(weighed) if weights and weighed else {}
+    unweighed = set(stem(sorted(content_words(" ".join(outlets)) | ACCOUNT_VERBS)))
+    weight = weights([s for s in dict.fromkeys(asked) if s not in unweighed]) \
+        if weights else {}
     total = sum(weight.values())
-    return Missing(sum(s not in found for s in asked), len(asked), len(weighed),
+    return Missing(sum(s not in found for s in asked), len(asked), len(weight),
                    sum(w for s, w in weight.items() if s not in found) / total if total else 0.0)
 
 

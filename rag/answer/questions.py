@@ -44,6 +44,14 @@ _PERSON = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|individual|
                      r"quarterback|driver|star|entrepreneur|figure|celebrity)\b|"
                      r"\bwho is the\b", re.I)
 _ENTITY = re.compile(r"\b(which|what)\b|\bname of\b", re.I)
+ACCOUNT_VERBS = frozenset("""say said report reported write wrote written announce announced
+reveal revealed decide decided find found claim claimed argue argued suggest suggested think
+thought tell told cover covered do done happen happened""".split())
+"""Verbs by which "what" asks for an account: they say what is asked, not what about."""
+# "What" asking for an account, not a name: "What happened to X?", "What did X say / report /
+# announce about Y?"
+_ACCOUNT = re.compile(r"^\s*what\s+(?:happened|(?:did|does|do|has|have|had|will|would)\s+"
+                      rf"[^?]*?\b(?:{'|'.join(sorted(ACCOUNT_VERBS))})\b)", re.I)
 # The unit asked for: "how many goals", "how much money".
 _UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?P<unit>[a-z]+)", re.I)
 # A sum of money asked for: "how much money", or "how much" with a verb of paying, costing or
@@ -93,6 +101,7 @@ class Asked:
     options: tuple[str, str] | None = None  # (agreeing, opposing) of a choice question
     elsewhere: tuple[str, ...] = ()      # outlets it cites that the index does not hold
     money: bool = False                  # a sum of money is asked for ("how much ... cost")
+    account: bool = False                # an account: "what did X say about Y?" (Kind.OPEN)
 
     @property
     def wants_candidate(self) -> bool:
@@ -103,11 +112,13 @@ class Asked:
 def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
     """The kind of answer `question` wants and its specific terms; `outlets` are the outlets
     it names (their names are no specific terms: every passage of that outlet has them)."""
-    return Asked(kind=_kind(question), terms=specific_terms(question, outlets),
-                 unit=(_UNIT.search(question).group("unit").lower()
-                       if _UNIT.search(question) else None),
+    kind = _kind(question)
+    unit = _UNIT.search(question)
+    return Asked(kind=kind, terms=specific_terms(question, outlets),
+                 unit=unit.group("unit").lower() if unit else None,
                  options=_options(question), elsewhere=unknown_outlets(question, outlets),
-                 money=bool(_MONEY.search(question)))
+                 money=bool(_MONEY.search(question)),
+                 account=kind is Kind.OPEN and bool(_ACCOUNT.search(question)))
 
 
 def _kind(question: str) -> Kind:
@@ -120,6 +131,8 @@ def _kind(question: str) -> Kind:
             return Kind.DATE
         if _PERSON.search(question):
             return Kind.PERSON
+        if _ACCOUNT.search(question):
+            return Kind.OPEN
         if _ENTITY.match(question) or re.search(r"\bname of\b", question, re.I):
             return Kind.ENTITY
         return Kind.OPEN
