@@ -255,13 +255,12 @@ class KeywordIndex:
         return total[self._live]
 
     def word_weights(self, words: list[str]) -> dict[str, float]:
-        """BM25's inverse document frequency over the live chunks of each of `words`
-        (stemmed, as `stem` gives them) that some chunk holds: how much finding the word
-        says. Words no chunk holds are left out (a typo weighs nothing)."""
+        """BM25's inverse document frequency of each of `words` (stemmed, as `stem` gives
+        them) over the live chunks: how much finding the word says. A word no chunk holds
+        weighs most: the index does not cover what it names (or it is mistyped)."""
         n_live = len(self._live_ids)
-        frequencies = {word: sum(len(p) for p, _ in self._postings(self.vocab[word]))
-                       for word in words if word in self.vocab}
-        return {word: _idf(n_live, f) for word, f in frequencies.items() if f}
+        return {word: _idf(n_live, sum(len(p) for p, _ in self._postings(self.vocab[word]))
+                           if word in self.vocab else 0) for word in words}
 
     def _postings(self, term: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """(positions, counts) of the live chunks holding `term`, per segment."""

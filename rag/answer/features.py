@@ -162,9 +162,9 @@ class Missing(NamedTuple):
 
     count: int
     asked: int
-    # Weighed by rarity: the words the index holds, but not the names of the outlets the
-    # question names (an outlet filter finds those) nor verbs such as "say" in "what did X
-    # say about Y?" (`questions.ACCOUNT_VERBS`):
+    # Weighed by rarity: the words but the names of the outlets the question names (an
+    # outlet filter finds those) and verbs such as "say" in "what did X say about Y?"
+    # (`questions.ACCOUNT_VERBS`):
     weighed: int          # how many distinct words were weighed
     weight_share: float   # the missing ones' share of their weight; 0 without weights
 
