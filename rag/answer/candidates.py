@@ -52,6 +52,11 @@ Prince Princess Pope General Gen Officer Director Head Vice Rep Representative M
 Sir Dame Dr Mr Mrs Ms Professor Prof Captain Commissioner Attorney Agent Judge
 Quarterback QB Star Striker Midfielder Defender Forward Goalkeeper Winger""".split())
 
+# Roles that stand between an organisation and a person's name ("Tesla CEO Elon Musk", "Bank
+# of England Governor Andrew Bailey") and are no part of either.
+_ROLES = ("CEO|CFO|COO|CTO|[Cc]o-CEO|[Cc]o-founder|Chairman|Chairwoman|Founder|President|"
+          "Minister|Secretary|Governor|Coach|Director|Commissioner|Chancellor|Senator")
+
 _SCALE = r"(?:thousand|million|billion|trillion|[mbk]n?\b)"
 # A scale written onto the digits: "$69bn", "$69B", "£56bn".
 _SCALE_ATTACHED = r"(?:bn|tn|[mbk])\b"
@@ -120,9 +125,10 @@ def names(text: str) -> list[str]:
 
 
 def _parts(name: str) -> list[str]:
-    """`name` cut at possessives, and each piece also split at "and"/"&"."""
+    """`name` cut at possessives and at a role between two names ("Slack CEO Lidiane Jones":
+    "Slack", "Lidiane Jones"), and each piece also split at "and"/"&"."""
     parts = []
-    for piece in re.split(r"[’']s\b", name):
+    for piece in re.split(rf"[’']s\b|\s(?:{_ROLES})\s", name):
         parts.append(piece)
         if re.search(r"\s(?:and|&)\s", piece):
             parts += re.split(r"\s+(?:and|&)\s+", piece)

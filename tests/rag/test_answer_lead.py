@@ -109,6 +109,11 @@ def test_candidates_are_typed_values():
     # a common noun in capitals is no name alone, a title's "of" no part of one
     assert names("The CEO of Meta said a new AI team would join Stability AI.") == \
         ["Meta", "Stability AI"]
+    # a role between two names parts them: "Lidiane Jones" was no candidate before
+    assert names("Bumble is replacing its CEO with Slack CEO Lidiane Jones.") == \
+        ["Bumble", "Slack", "Lidiane Jones"]
+    assert names("Bank of England Governor Andrew Bailey spoke.") == ["Bank of England",
+                                                                      "Andrew Bailey"]
     assert ("5", "goals") in numbers("City won 5-1 after he scored 5 goals in the match.")
     assert ("$14 billion", None) in numbers("She took $14 billion from customers.")
     assert numbers("Microsoft paid $69bn (£56bn) for it.") == [("$69bn", None), ("£56bn", None)]
