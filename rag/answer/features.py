@@ -43,8 +43,10 @@ _CLAIMS = {
 }
 _CLAIM_PATTERNS = {name: re.compile(rf"\b(?:{words})\b", re.I)
                    for name, words in _CLAIMS.items()}
+# A claim denied, or a plan undone ("the tour has been cancelled": it is not going ahead).
 _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|lack\w*|fail\w*|denied|"
-                       r"denies|refused|rejected)\b|n[’']t\b", re.I)
+                       r"denies|refused|rejected|cancel\w*|called off|scrapped|abandoned)\b|"
+                       r"n[’']t\b", re.I)
 _ORDER = re.compile(r"\b(before|earlier|prior to|preceding|after|later|subsequent\w*|"
                     r"following)\b", re.I)
 _DIGITS = re.compile(r"\d[\d,.]*")

@@ -46,6 +46,16 @@ def test_questions_are_read_for_the_kind_of_answer_they_want(question, kind):
     assert read_question(question, ()).kind is kind
 
 
+def test_a_plan_called_off_answers_no(embedder):
+    # "cancelled" undoes the plan the question asks about: "Yes" before it counted as a denial
+    passages = [_passage("The club had planned a two-match tour of China in November, but the "
+                         "tour has now been cancelled, the trip proving too hard to arrange.",
+                         "Sports Daily")]
+    question = "Is the club still going on its tour of China?"
+    answer = ExtractiveAnswerer(embedder).run(Query(question), passages)
+    assert answer.text.splitlines()[0] == "No [1].", answer.text
+
+
 def test_an_account_has_no_lead_and_is_left_to_the_rules(seed_rag):
     # "What did X say / decide ...?" asks for an account, not a name: quotes, no name lead;
     # and the abstention model, which learned that open questions are unanswerable, does
