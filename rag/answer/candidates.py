@@ -76,6 +76,8 @@ _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 _CURRENCIES = frozenset("""dollars dollar euros euro pounds pound yen yuan rupees rupee francs
 pesos won""".split())
+# What follows a part: " of the operator's 380 drivers", " of its 96 cables".
+_PART_OF = re.compile(r"\s+of\s+(?:[\w’']+\s+){0,2}?\d[\d,]*\s+([a-z][a-z\-]+)")
 # Words after a number that are not what it counts.
 _NOT_UNITS = frozenset("""and or of the a an to in on at for from with by as is was are were
 that which who has have had will would per after before than since""".split())
@@ -136,7 +138,8 @@ def _parts(name: str) -> list[str]:
 
 
 def numbers(text: str) -> list[tuple[str, str | None]]:
-    """(number, unit) pairs: "$14 billion" and None, "5" and "goals"."""
+    """(number, unit) pairs: "$14 billion" and None, "5" and "goals"; a part counts what its
+    whole does ("14 of its 96 cables": "14" and "cables")."""
     found = []
     for match in _NUMBER.finditer(text):
         value, unit = match.group(1).strip(), match.group(2)
@@ -144,6 +147,8 @@ def numbers(text: str) -> list[tuple[str, str | None]]:
             continue
         if unit and unit.lower() in _NOT_UNITS:
             unit = None
+        if unit is None and (whole := _PART_OF.match(text, match.end(1))):
+            unit = whole.group(1)
         found.append((value, unit.lower() if unit else None))
     return found
 

@@ -127,6 +127,9 @@ def test_candidates_are_typed_values():
     assert ("5", "goals") in numbers("City won 5-1 after he scored 5 goals in the match.")
     assert ("$14 billion", None) in numbers("She took $14 billion from customers.")
     assert numbers("Microsoft paid $69bn (£56bn) for it.") == [("$69bn", None), ("£56bn", None)]
+    # a part counts what its whole does: "312" drivers joined, not only "380 drivers" exist
+    assert numbers("He said 312 of the operator's 380 drivers had joined.") == \
+        [("312", "drivers"), ("380", "drivers")]
     # a number word is a whole word: not the start of "tensions" or of "fourteen"
     assert numbers("It could escalate tensions, the tenant said.") == []
     assert numbers("Fourteen ships and nineteen tanks.") == [("Fourteen", "ships")]
