@@ -31,6 +31,7 @@ _CONNECTOR = r"(?:of|de|del|da|van|von|der|la|le|bin|al|&|and)"
 _CAP_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w’'\-]*(?![\w’'\-]))"
 # Words of a name are spaced on one line: a name never runs across a line break (a headline
 # ending in "Microsoft" above a paragraph opening with "Sam Altman").
+_INITIALS = re.compile(r"(?:^|\s)(?:[A-Z]\.){2,}$")
 _NAME = re.compile(rf"(?<![\w’'])({_CAP_WORD}(?:[^\S\n]+(?:{_CONNECTOR}[^\S\n]+)?{_CAP_WORD})"
                    rf"{{0,4}})")
 # Capitalised words that start sentences or name times, not things.
@@ -120,7 +121,9 @@ def names(text: str) -> list[str]:
             while words and (words[-1] in _NOT_NAMES or words[-1].rstrip(".") in _TITLES
                              or words[-1].lower() in ("and", "&", "of", "de")):
                 words.pop()
-            name = " ".join(words).rstrip(".,")
+            name = " ".join(words).rstrip(",")
+            if not _INITIALS.search(name):  # "U.S." keeps its last full stop
+                name = name.rstrip(".,")
             if len(name) >= 2 and not name.isdigit() and name not in _COMMON_CAPITALS:
                 found.append(name)
     return found

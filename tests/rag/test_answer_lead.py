@@ -119,6 +119,8 @@ def test_candidates_are_typed_values():
     # a common noun in capitals is no name alone, a title's "of" no part of one
     assert names("The CEO of Meta said a new AI team would join Stability AI.") == \
         ["Meta", "Stability AI"]
+    # initials keep their last full stop
+    assert names("It is the top free app in the U.S. this year.") == ["U.S."]
     # a role between two names parts them: "Lidiane Jones" was no candidate before
     assert names("Bumble is replacing its CEO with Slack CEO Lidiane Jones.") == \
         ["Bumble", "Slack", "Lidiane Jones"]
