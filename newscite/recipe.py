@@ -72,12 +72,13 @@ class Recipe:
     # Missing question words count toward abstaining only from two on: one odd word (a
     # paraphrase: "full" for "percent of capacity") must not make a short question unanswerable.
     missing_words_that_count: int = 2
-    # ... except by its rarity: in a question of at most 6 content words (outlet names left
-    # out), words missing from every passage that carry half the words' weight (BM25's
-    # inverse document frequency in the index) leave it unanswerable ("What did the Guardian
-    # say about climate change?" over Guardian passages without "climate"). A long question
-    # restates its facts in its own words: on dev, 66 of 1,127 answerable questions (all of 9
-    # or more words) have missing words of that weight; none of 8 or fewer.
+    # ... except by its rarity: in a question of at most 6 content words (outlet names and
+    # verbs such as "say" in "what did X say ...?" left out), words missing from every
+    # passage that carry half the words' weight (BM25's inverse document frequency in the
+    # index) leave it unanswerable ("What did the Guardian say about climate change?" over
+    # Guardian passages without "climate"). A long question restates its facts in its own
+    # words: on dev, 66 of 1,127 answerable questions (all of 9 or more content words) have
+    # missing words of that weight; none of the 5 of 8.
     short_question_words: int = 6
     missing_weight_share: float = 0.5
     # Sentence scores: cosine to the question, share of its content words, minus a little

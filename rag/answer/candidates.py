@@ -31,9 +31,10 @@ _CONNECTOR = r"(?:of|de|del|da|van|von|der|la|le|bin|al|&|and)"
 _CAP_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w’'\-]*(?![\w’'\-]))"
 # Words of a name are spaced on one line: a name never runs across a line break (a headline
 # ending in "Microsoft" above a paragraph opening with "Sam Altman").
-_INITIALS = re.compile(r"(?:^|\s)(?:[A-Z]\.){2,}$")
 _NAME = re.compile(rf"(?<![\w’'])({_CAP_WORD}(?:[^\S\n]+(?:{_CONNECTOR}[^\S\n]+)?{_CAP_WORD})"
                    rf"{{0,4}})")
+# A name ending in initials keeps their last full stop ("U.S.").
+_INITIALS = re.compile(r"(?:^|\s)(?:[A-Z]\.){2,}$")
 # Capitalised words that start sentences or name times, not things.
 _NOT_NAMES = frozenset("""The A An And But However In On At For From This That These Those It
 He She They We I If When While After Before Yes No Mr Mrs Ms Dr Meanwhile Also As So Then
