@@ -75,6 +75,7 @@ _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|
                    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:\s+\d{{4}})?|"
                    rf"(?:{_MONTHS})(?:\s+\d{{4}})?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
                    rf"Saturday|Sunday)|(?:19|20)\d{{2}})\b")
+_PLACE_ABBREVIATIONS = frozenset("U.S. U.S US USA U.S.A. U.K. U.K UK EU E.U. UN U.N.".split())
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 _CURRENCIES = frozenset("""dollars dollar euros euro pounds pound yen yuan rupees rupee francs
 pesos won""".split())
@@ -101,6 +102,12 @@ class Candidate:
     @property
     def key(self) -> str:
         return self.text.casefold()
+
+    @property
+    def place_abbreviation(self) -> bool:
+        """Whether it is "U.S.", "UK", "EU" or the like: the commonest capitals in the news,
+        and no answer unless a place is asked for."""
+        return self.text in _PLACE_ABBREVIATIONS
 
     @property
     def money(self) -> bool:

@@ -241,10 +241,11 @@ class ExtractiveAnswerer:
 
 def _typed(analysis: Analysis) -> list[tuple[Candidate, dict[str, float]]]:
     """The candidates of the type asked for: a sum of money where the question asks one
-    ("How much is Binance paying?": "$4.3 billion", never "five months")."""
-    if analysis.asked.money:
-        return [(c, f) for c, f in analysis.candidates if c.money]
-    return analysis.candidates
+    ("How much is Binance paying?": "$4.3 billion", never "five months"); "U.S." and the
+    like only where it asks for a place (the app that topped the App Store is no "U.S.")."""
+    asked = analysis.asked
+    return [(c, f) for c, f in analysis.candidates
+            if (c.money or not asked.money) and (asked.place or not c.place_abbreviation)]
 
 
 def _listed(names: tuple[str, ...]) -> str:

@@ -54,6 +54,9 @@ _ACCOUNT = re.compile(r"^\s*what\s+(?:happened|(?:did|does|do|has|have|had|will|
                       rf"[^?]*?\b(?:{'|'.join(sorted(ACCOUNT_VERBS))})\b)", re.I)
 # The unit asked for: "how many goals", "how much money".
 _UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?P<unit>[a-z]+)", re.I)
+# A place asked for: "Where ...?", "Which country ...?"
+_PLACE = re.compile(r"^\s*where\b|\b(?:which|what) (?:country|countries|nation|state|city|"
+                    r"region|place|continent|bloc)\b", re.I)
 # A sum of money asked for: "how much money", or "how much" with a verb of paying, costing or
 # earning ("How much is Binance paying ...?", "How much did the film make?").
 _MONEY = re.compile(r"\bhow much\b(?:\s+(?:money|cash|funding|revenue|profit)\b|"
@@ -102,6 +105,7 @@ class Asked:
     elsewhere: tuple[str, ...] = ()      # outlets it cites that the index does not hold
     money: bool = False                  # a sum of money is asked for ("how much ... cost")
     account: bool = False                # an account: "what did X say about Y?" (Kind.OPEN)
+    place: bool = False                  # a place is asked for ("which country ...?")
 
     @property
     def wants_candidate(self) -> bool:
@@ -118,7 +122,8 @@ def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
                  unit=unit.group("unit").lower() if unit else None,
                  options=_options(question), elsewhere=unknown_outlets(question, outlets),
                  money=bool(_MONEY.search(question)),
-                 account=kind is Kind.OPEN and bool(_ACCOUNT.search(question)))
+                 account=kind is Kind.OPEN and bool(_ACCOUNT.search(question)),
+                 place=bool(_PLACE.search(question)))
 
 
 def _kind(question: str) -> Kind:

@@ -46,6 +46,19 @@ def test_questions_are_read_for_the_kind_of_answer_they_want(question, kind):
     assert read_question(question, ()).kind is kind
 
 
+def test_a_country_abbreviation_leads_only_where_a_place_is_asked(embedder):
+    passages = [_passage("Temu was the most downloaded free app in the U.S. this year, Apple "
+                         "said, ahead of every U.S. shopping app.", "Tech Daily"),
+                _passage("The U.S. market grew by a tenth; U.S. shoppers spent more.",
+                         "Tech Daily")]
+    answerer = ExtractiveAnswerer(embedder)
+    lead = answerer.run(Query("Which app was the most downloaded free app this year?"),
+                        passages).text.splitlines()[0]
+    assert not lead.startswith("U.S."), lead
+    asked = read_question("Which country was Temu the most downloaded app in?", ())
+    assert asked.place and not read_question("Which app was downloaded most?", ()).place
+
+
 def test_a_plan_called_off_answers_no(embedder):
     # "cancelled" undoes the plan the question asks about: "Yes" before it counted as a denial
     passages = [_passage("The club had planned a two-match tour of China in November, but the "
