@@ -57,14 +57,14 @@ _UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?P<unit>[a-z]+)", re.
 # A place asked for: "Where ...?", "Which country ...?"
 _PLACE = re.compile(r"^\s*where\b|\b(?:which|what) (?:country|countries|nation|state|city|"
                     r"region|place|continent|bloc)\b", re.I)
-# A sum of money asked for: "how much money", or "how much" with a verb of paying, costing or
-# earning ("How much is Binance paying ...?", "How much did the film make?").
-_MONEY = re.compile(r"\bhow much\b(?:\s+(?:money|cash|funding|revenue|profit)\b|"
-                    r"(?!\s+(?:weight|time|space|water|energy|power|data)\b)[^?]*?\b(?:"
-                    r"cost|costs|pay|pays|paid|paying|spend|spends|spent|spending|worth|earn|"
-                    r"earns|earned|make|makes|made|raise|raises|raised|fine|fined|charge|"
-                    r"charges|charged|sell|sold|invest|invested|owe|owes|owed|bid|offer|"
-                    r"offered)\b)", re.I)
+# A sum of money asked for: "how much money", or "how much" and an auxiliary with a verb of
+# paying, costing or earning ("How much is Binance paying ...?", "How much did the film
+# make?"; not "How much progress did they make?").
+_MONEY = re.compile(rf"\bhow much\s+(?:(?:money|cash|funding|revenue|profit)\b|{_AUXILIARY}"
+                    r"[^?]*?\b(?:cost|costs|pay|pays|paid|paying|spend|spends|spent|spending|"
+                    r"worth|earn|earns|earned|make|makes|made|raise|raises|raised|fine|fined|"
+                    r"charge|charges|charged|sell|sold|invest|invested|owe|owes|owed|bid|"
+                    r"offer|offered)\b)", re.I)
 # Options of a choice question: "consistent or inconsistent", "agreement or disagreement".
 _CHOICE = re.compile(r"\b(\w+) or (\w+)\b(?=[\s\w,']*\?*$)", re.I)
 # A choice between a word and its opposite: the first names agreement, the second not.

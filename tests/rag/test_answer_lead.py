@@ -231,6 +231,9 @@ def test_a_number_question_leads_with_the_number_and_its_quote(seed_rag):
     ("How much did the film make on its opening weekend?", True),
     ("How much money is Pebble returning to its investors?", True),
     ("How much weight did he lose?", False),
+    ("How much progress did the talks make?", False),
+    ("How much will the new tram line cost?", True),
+    ("How much is Ohtani's contract worth?", True),
     ("How much of the lithium does the process recover?", False),
     ("How many goals did Haaland score?", False)])
 def test_questions_asking_a_sum_of_money_are_told(question, money):
