@@ -1,5 +1,5 @@
 """Typed answer candidates found in the best sentences: names (people, organisations),
-numbers with their unit, dates, and outlets.
+numbers with their unit, scores, dates, and outlets.
 
 Finding candidates is rule-based (no NER model ships offline): a name is a run of
 capitalised words (with "of", "de", "&" inside), cut at possessives and stripped of
@@ -75,6 +75,8 @@ _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|
                    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:\s+\d{{4}})?|"
                    rf"(?:{_MONTHS})(?:\s+\d{{4}})?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
                    rf"Saturday|Sunday)|(?:19|20)\d{{2}})\b")
+# A match's score: "32-12", "3–1" (not a range of percentages or years).
+_SCORES = re.compile(r"(?<![\w.$€£-])\d{1,3}[-–]\d{1,3}(?![\w%-]|\.\d|\s*per\s?cent)")
 _PLACE_ABBREVIATIONS = frozenset("U.S. U.S US USA U.S.A. U.K. U.K UK EU E.U. UN U.N.".split())
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 _CURRENCIES = frozenset("""dollars dollar euros euro pounds pound yen yuan rupees rupee francs
@@ -185,6 +187,8 @@ def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage],
             values = [(passages[sentence.passage_index].source, None)]
         elif kind is Kind.NUMBER:
             values = numbers(sentence.text)
+        elif kind is Kind.SCORE:
+            values = [(score, None) for score in _SCORES.findall(sentence.text)]
         elif kind is Kind.DATE:
             values = [(d, None) for d in dates(sentence.text)]
         else:

@@ -40,7 +40,7 @@ from newscite.recipe import RECIPE
 from newscite.types import Answer, Citation, Passage
 
 NOT_FOUND = "Not found in the news corpus."
-_COUNT_OR_DATE = {Kind.NUMBER, Kind.DATE}
+_COUNT_OR_DATE = {Kind.NUMBER, Kind.SCORE, Kind.DATE}
 
 
 @dataclass

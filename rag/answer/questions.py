@@ -21,6 +21,7 @@ class Kind(str, enum.Enum):
     PERSON = "person"   # who ...?
     ENTITY = "entity"   # which company / team / what is the name of ...?
     NUMBER = "number"   # how many / how much ...?
+    SCORE = "score"     # what was the (final) score ...?
     DATE = "date"       # when / on which day ...?
     OUTLET = "outlet"   # which outlet / publication reported ...?
     YES_NO = "yes_no"   # did / does / is / was ...?
@@ -38,6 +39,8 @@ _OUTLET = re.compile(r"\b(which|what) (news )?(outlet|publication|source|news so
                      r"website|site|newspaper|platform reported)\b", re.I)
 _NUMBER = re.compile(r"\bhow (many|much)\b|\bwhat (?:was |is )?(?:the )?(number|percentage|"
                      r"share|amount|score|price|cost)\b", re.I)
+_SCORE = re.compile(r"\b(?:what|which)\s+(?:was|is|were)\s+the\s+(?:final\s+|full-time\s+|"
+                    r"half-time\s+)?score\b|\bfinal score\b", re.I)
 _DATE = re.compile(r"^\s*when\b|\b(what|which|on which|on what) (date|day|year|month)\b", re.I)
 _PERSON = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|individual|player|"
                      r"athlete|executive|ceo|founder|coach|manager|artist|singer|actor|"
@@ -110,7 +113,8 @@ class Asked:
     @property
     def wants_candidate(self) -> bool:
         """Whether the lead is a typed value (name, number, date, outlet)."""
-        return self.kind in (Kind.PERSON, Kind.ENTITY, Kind.NUMBER, Kind.DATE, Kind.OUTLET)
+        return self.kind in (Kind.PERSON, Kind.ENTITY, Kind.NUMBER, Kind.SCORE, Kind.DATE,
+                             Kind.OUTLET)
 
 
 def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
@@ -130,6 +134,8 @@ def _kind(question: str) -> Kind:
     if _WH.search(question):
         if _OUTLET.search(question):
             return Kind.OUTLET
+        if _SCORE.search(question):
+            return Kind.SCORE
         if _NUMBER.search(question):
             return Kind.NUMBER
         if _DATE.search(question):

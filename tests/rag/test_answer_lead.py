@@ -32,6 +32,7 @@ def _passage(text, source=None, published_at=None):
     ("Who did the U.S. women's soccer team hire away from Chelsea?", Kind.PERSON),
     ("Which company is accused of harming news publishers?", Kind.ENTITY),
     ("How many goals did Haaland score?", Kind.NUMBER),
+    ("What was the final score of the Rugby World Cup final?", Kind.SCORE),
     ("When will the tram line open?", Kind.DATE),
     ("Which outlet reported the FTX verdict first?", Kind.OUTLET),
     ("Did The Verge report a discount before Engadget did?", Kind.YES_NO),
@@ -57,6 +58,16 @@ def test_a_country_abbreviation_leads_only_where_a_place_is_asked(embedder):
     assert not lead.startswith("U.S."), lead
     asked = read_question("Which country was Temu the most downloaded app in?", ())
     assert asked.place and not read_question("Which app was downloaded most?", ()).place
+
+
+def test_a_score_question_leads_with_the_score(embedder):
+    # a score is one value: "12 score" (its second half and the next word) led before
+    passages = [_passage("South Africa beat New Zealand in the Rugby World Cup final, and by "
+                         "full-time the 12-11 score sealed a fourth title for the Springboks.",
+                         "Rugby Daily")]
+    answer = ExtractiveAnswerer(embedder).run(
+        Query("What was the score of the Rugby World Cup final?"), passages)
+    assert answer.text.splitlines()[0] == "12-11 [1].", answer.text
 
 
 def test_a_plan_called_off_answers_no(embedder):
