@@ -1,6 +1,7 @@
-"""What a question asks for: the kind of answer (a name, a number, a date, an outlet, yes or
-no, one of two options) and its specific terms (names, numbers, years), which the passages
-must mention for the question to be answerable.
+"""What a question asks for: the kind of answer (a name, a number, a score, a date, an
+outlet, yes or no, one of two options, an account), whether it wants a sum of money or a
+place, and its specific terms (names, numbers, years), which the passages must mention for
+the question to be answerable.
 
 Example:
     >>> ask = read_question("How many goals did Haaland score against Luton?", ())
