@@ -14,6 +14,7 @@ feature name to value; the names are the weights file's keys.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -158,13 +159,19 @@ def _folded(text: str) -> str:
                    if not unicodedata.combining(ch))
 
 
+@functools.cache
+def _account_stems() -> frozenset[str]:
+    """`ACCOUNT_VERBS` stemmed, once."""
+    return frozenset(stem(sorted(ACCOUNT_VERBS)))
+
+
 class Missing(NamedTuple):
     """The question's content words (stemmed; question-form words such as "kind" or "many"
     left out) that occur nowhere in the passages' text, titles and outlets (`missing_words`)."""
 
     count: int
     asked: int
-    # Weighed by rarity: the words but the names of the outlets the question names (an
+    # Weighed by rarity: all the words but the names of the outlets the question names (an
     # outlet filter finds those) and verbs such as "say" in "what did X say about Y?"
     # (`questions.ACCOUNT_VERBS`):
     weighed: int          # how many distinct words were weighed
@@ -181,7 +188,7 @@ def missing_words(question: str, passages: list[Passage], outlets: Sequence[str]
     asked = stem(sorted(content_words(POSSESSIVE.sub("", question)) - QUESTION_FORM_WORDS))
     found = set(stem(sorted(set().union(*(content_words(f"{p.title} {p.source or ''} {p.text}")
                                             for p in passages)))))
-    unweighed = set(stem(sorted(content_words(" ".join(outlets)) | ACCOUNT_VERBS)))
+    unweighed = set(stem(sorted(content_words(" ".join(outlets))))) | _account_stems()
     weight = weights([s for s in dict.fromkeys(asked) if s not in unweighed]) \
         if weights else {}
     total = sum(weight.values())
