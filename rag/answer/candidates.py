@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from dateutil import parser as dateparser
 
@@ -77,6 +78,9 @@ _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|
                    rf"Saturday|Sunday)|(?:19|20)\d{{2}})\b")
 # A match's score: "32-12", "3–1" (not a range of percentages or years).
 _SCORES = re.compile(r"(?<![\w.$€£-])\d{1,3}[-–]\d{1,3}(?![\w%-]|\.\d|\s*per\s?cent)")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# A sentence about what is to come: its weekday is the next one after the article's day.
+_FUTURE = re.compile(r"\b(?:will|next|(?:is|are) (?:set|due|scheduled) to|plans? to)\b", re.I)
 _PLACE_ABBREVIATIONS = frozenset("U.S. U.S US USA U.S.A. U.K. U.K UK EU E.U. UN U.N.".split())
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 _CURRENCIES = frozenset("""dollars dollar euros euro pounds pound yen yuan rupees rupee francs
@@ -100,6 +104,7 @@ class Candidate:
     passages: set[int] = field(default_factory=set)
     mentions: int = 0
     in_title: bool = False
+    day: str | None = None  # the date a weekday stands for, read against its article's date
 
     @property
     def key(self) -> str:
@@ -178,6 +183,24 @@ def dates(text: str) -> list[str]:
     return found
 
 
+def weekday_date(weekday: str, sentence: str, published: datetime | None) -> str | None:
+    """The day a news sentence means by a bare weekday ("won the prize Wednesday"): the
+    latest such day on or before the article's date, or the first one after it when the
+    sentence speaks of what is to come ("will vote on Thursday"); None without a date.
+
+    >>> weekday_date("Wednesday", "They won Wednesday.", datetime(2023, 10, 4))
+    'Wednesday, October 4, 2023'
+    """
+    if published is None:
+        return None
+    day, target = published.date(), _WEEKDAYS.index(weekday)
+    if _FUTURE.search(sentence):
+        day += timedelta(days=(target - day.weekday() - 1) % 7 + 1)
+    else:
+        day -= timedelta(days=(day.weekday() - target) % 7)
+    return f"{weekday}, {day:%B} {day.day}, {day.year}"
+
+
 def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage], top: int
                     ) -> list[Candidate]:
     """The candidates of `kind` in the `top` best sentences, each with where it occurs."""
@@ -199,8 +222,13 @@ def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage],
             candidate = found.setdefault(value.casefold(), Candidate(value, kind, unit))
             candidate.unit = candidate.unit or unit
             candidate.positions.append(position)
+            if value in _WEEKDAYS and candidate.day is None:
+                candidate.day = weekday_date(value, sentence.text,
+                                             passages[sentence.passage_index].published_at)
     if kind is Kind.PERSON:  # "Google" is no short form of "Alphabet Inc. Google"
         _merge_short_forms(found, passages)
+    if kind in (Kind.PERSON, Kind.ENTITY):
+        _drop_capitalised_common_words(found, passages)
     for candidate in found.values():
         pattern = _mention(candidate.text)
         for i, passage in enumerate(passages):
@@ -229,6 +257,21 @@ def _merge_short_forms(found: dict[str, Candidate], passages: list[Passage]) -> 
         target = found.setdefault(full.casefold(), Candidate(full, candidate.kind))
         target.positions = sorted(target.positions + candidate.positions)
         del found[key]
+
+
+def _drop_capitalised_common_words(found: dict[str, Candidate], passages: list[Passage]
+                                   ) -> None:
+    """Drop "names" made of common words that a heading capitalised ("Most Runs and
+    Wickets:"): every word of the candidate is written in lower case in the passages more
+    often than as it stands. A real name is written capitalised ("World Cup", "Wild" in a
+    hockey story) far more often than its words appear in lower case."""
+    text = "\n".join(p.text for p in passages)
+    for key, candidate in list(found.items()):
+        words = [w for w in candidate.text.split() if not re.fullmatch(_CONNECTOR, w)]
+        if words and all(w[:1].isupper() and w[1:].islower() and
+                         len(_mention(w.lower()).findall(text)) > len(_mention(w).findall(text))
+                         for w in words):
+            del found[key]
 
 
 def _mention(text: str) -> re.Pattern:

@@ -188,8 +188,8 @@ class ExtractiveAnswerer:
             probability, best = max(scored, key=lambda pc: (pc[0], -min(pc[1].positions)))
             if probability < model.threshold:
                 return None, None, []
-            shown = best.text if not best.unit or best.unit in best.text else \
-                f"{best.text} {best.unit}"
+            shown = best.day or (best.text if not best.unit or best.unit in best.text else
+                                 f"{best.text} {best.unit}")
             return shown, best.text, [ranked[best.positions[0]]]
         if asked.kind in (Kind.YES_NO, Kind.CHOICE) and analysis.verdict:
             model = self.models.verdict_for(bool(analysis.query.sources))

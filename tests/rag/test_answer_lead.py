@@ -9,7 +9,8 @@ import pytest
 from newscite.eval import metrics
 from newscite.index.store import Store
 from newscite.rag.answer import NOT_FOUND, AnswerModels, ExtractiveAnswerer
-from newscite.rag.answer.candidates import Candidate, dates, find_candidates, names, numbers
+from newscite.rag.answer.candidates import (Candidate, dates, find_candidates, names, numbers,
+                                            weekday_date)
 from newscite.rag.answer.compose import near_repeat, quote_line, supports
 from newscite.rag.answer.features import Missing, candidate_features, missing_words
 from newscite.rag.answer.model import FORMAT, HAND_CANDIDATE, HAND_VERDICT, Logistic
@@ -172,6 +173,33 @@ def test_a_name_never_runs_across_a_line_or_a_passage_break():
     found = {c.text: c for c in find_candidates(Kind.PERSON, ranked, passages, top=3)}
     # "Altman" is the short form of "Sam Altman", not of "Microsoft Sam Altman"
     assert "Microsoft Sam Altman" not in found and found["Sam Altman"].positions == [0, 2]
+
+
+def test_words_a_heading_capitalised_are_no_names():
+    heading = ("ICC Men's ODI World Cup 2023 Most Runs and Wickets: Glenn Maxwell scored the "
+               "most runs in the final.")
+    body = "Australia won the World Cup. He took three wickets and 40 runs; two wickets fell."
+    passages = [_passage(heading), _passage(body)]
+    ranked = [Sentence(0, 0, len(heading), heading, 0.9), Sentence(1, 0, len(body), body, 0.5)]
+    found = {c.text for c in find_candidates(Kind.PERSON, ranked, passages, top=2)}
+    # "runs" and "wickets" are written in lower case more often than capitalised
+    assert "Runs and Wickets" not in found and "Wickets" not in found
+    assert {"Glenn Maxwell", "ODI World Cup", "Australia"} <= found
+
+
+def test_a_weekday_is_read_against_its_articles_date():
+    from datetime import datetime, timezone
+
+    day = datetime(2023, 10, 4, 21, 15, tzinfo=timezone.utc)  # a Wednesday
+    text = "Three scientists won the Nobel Prize in chemistry Wednesday for quantum dots."
+    ranked = [Sentence(0, 0, len(text), text, 0.9)]
+    found = find_candidates(Kind.DATE, ranked, [_passage(text, "Fortune", day)], top=1)
+    assert [(c.text, c.day) for c in found] == [("Wednesday", "Wednesday, October 4, 2023")]
+    assert weekday_date("Monday", "The jury convicted him on Monday.", day) == \
+        "Monday, October 2, 2023"
+    assert weekday_date("Thursday", "The board will vote on Thursday.", day) == \
+        "Thursday, October 5, 2023"
+    assert weekday_date("Monday", "He spoke on Monday.", None) is None
 
 
 def test_quotes_show_only_what_is_known_of_outlet_and_date():
