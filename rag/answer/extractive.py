@@ -32,7 +32,7 @@ from newscite.rag.answer.features import (Missing, WordWeights, abstain_features
                                           candidate_features, missing_words, sides,
                                           verdict_features)
 from newscite.rag.answer.model import AnswerModels
-from newscite.rag.answer.questions import (Asked, Kind, is_name, read_question,
+from newscite.rag.answer.questions import (Asked, Kind, is_name, read_question, reporter,
                                            unknown_outlets)
 from newscite.rag.answer.sentences import Sentence, SentenceRanker, StoredVectors
 from newscite.rag.query import Query
@@ -55,6 +55,7 @@ class Analysis:
     verdict: dict[str, float] = field(default_factory=dict)
     abstain: dict[str, float] = field(default_factory=dict)
     missing: Missing = Missing(0, 0, 0, 0.0)  # content words in no passage: `missing_words`
+    elsewhere: tuple[str, ...] = ()  # outlets it cites that the index lacks: `_elsewhere`
 
 
 class ExtractiveAnswerer:
@@ -96,6 +97,7 @@ class ExtractiveAnswerer:
             return analysis
         analysis.missing = missing_words(query.text, passages, query.sources,
                                          self.word_weights)
+        analysis.elsewhere = _elsewhere(query, ranked)
         analysis.abstain = abstain_features(query, asked, ranked, passages, analysis.missing)
         if asked.wants_candidate:
             analysis.candidates = [
@@ -115,7 +117,7 @@ class ExtractiveAnswerer:
         """The answer decided from an analysis of `passages` (see the module docstring)."""
         query = analysis.query
         if not self.answerable(analysis, passages):
-            return self.abstain(query, passages)
+            return self.abstain(query, passages, analysis.elsewhere)
         lead, answer_text, lead_sentences = self._lead(analysis, passages)
         chosen = self._quotes(analysis, passages, answer_text, lead_sentences)
         numbers: dict[int, int] = {}
@@ -147,7 +149,7 @@ class ExtractiveAnswerer:
 
     def guarded(self, analysis: Analysis, passages: list[Passage]) -> bool:
         """Whether a hard rule abstains: the question cites an outlet the index does not
-        hold ("what did Bloomberg report ...", `Asked.elsewhere`); the best sentence scores
+        hold ("what did Bloomberg report ...", `Analysis.elsewhere`); the best sentence scores
         under `abstain_below`; more than 1 - `min_coverage` of the question's content words
         (two at least, so one odd word does not decide) occur nowhere in the passages, or
         in a short question the missing ones carry `RECIPE.missing_weight_share` of the
@@ -157,7 +159,7 @@ class ExtractiveAnswerer:
         many"/"when" question finds no number/date (a sum of money for "how much ... cost")
         in its `RECIPE.typed_answer_sentences` best sentences."""
         ranked = analysis.ranked
-        if analysis.asked.elsewhere or not ranked or ranked[0].score < self.abstain_below:
+        if analysis.elsewhere or not ranked or ranked[0].score < self.abstain_below:
             return True
         missing = analysis.missing
         if missing.count >= RECIPE.missing_words_that_count and \
@@ -226,10 +228,13 @@ class ExtractiveAnswerer:
                 chosen.append(sentence)
         return chosen or analysis.ranked[:1]
 
-    def abstain(self, query: Query, passages: list[Passage]) -> Answer:
-        """The fixed reply, with the outlets the question cites that the index lacks and the
-        closest coverage, so the user knows what is there (generate mode replies this too)."""
-        elsewhere = unknown_outlets(query.text, query.sources)
+    def abstain(self, query: Query, passages: list[Passage],
+                elsewhere: tuple[str, ...] | None = None) -> Answer:
+        """The fixed reply, with the outlets the question cites that the index lacks
+        (`elsewhere`, else those `unknown_outlets` reads) and the closest coverage, so the
+        user knows what is there (generate mode replies this too)."""
+        if elsewhere is None:
+            elsewhere = unknown_outlets(query.text, query.sources)
         lacking = (f" The index holds no articles from {_listed(elsewhere)}."
                    if elsewhere else "")
         closest = "; ".join(dict.fromkeys(
@@ -246,6 +251,17 @@ def _typed(analysis: Analysis) -> list[tuple[Candidate, dict[str, float]]]:
     asked = analysis.asked
     return [(c, f) for c, f in analysis.candidates
             if (c.money or not asked.money) and (asked.place or not c.place_abbreviation)]
+
+
+def _elsewhere(query: Query, ranked: list[Sentence]) -> tuple[str, ...]:
+    """The outlets the question cites that the index does not hold: "as reported by
+    Bloomberg" (`unknown_outlets`), or "What did ESPN report ...?" when none of the
+    `RECIPE.quote_pool` best sentences mentions ESPN (`reporter`; "What did Nike report?"
+    finds Nike in them)."""
+    cited = unknown_outlets(query.text, query.sources)
+    texts = [s.text for s in ranked[:RECIPE.quote_pool]]
+    asked = reporter(query.text, query.sources, texts)
+    return cited + ((asked,) if asked else ())
 
 
 def _listed(names: tuple[str, ...]) -> str:

@@ -48,6 +48,9 @@ _PERSON = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|individual|
                      r"quarterback|driver|star|entrepreneur|figure|celebrity)\b|"
                      r"\bwho is the\b", re.I)
 _ENTITY = re.compile(r"\b(which|what)\b|\bname of\b", re.I)
+# "What is Temu?", "Who is Lidiane Jones?": a name to describe, not a name to find.
+_DEFINITION = re.compile(r"^\s*(?i:what|who)(?i:\s+(?:is|are|was|were)|[’']s)\s+"
+                         r"[A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*)*\s*\??\s*$")
 ACCOUNT_VERBS = frozenset("""say said report reported write wrote written announce announced
 reveal revealed decide decided find found claim claimed argue argued suggest suggested think
 thought tell told cover covered do done happen happened""".split())
@@ -90,6 +93,10 @@ _CITED = [re.compile(pattern) for pattern in (
     rf"reporting|segment|interview)s?\s+(?:in|from|by|published by|published in)\s+{_NAME}",
     rf"\b(?:as reported by|reported by|published by|covered by)\s+{_NAME}",
     rf"{_NAME}\s+(?:article|piece|editorial|column)s?\b")]
+# "What did ESPN report about ...?": the subject of a reporting verb may be an outlet, or a
+# company reporting its results ("What did Nike report?"); `reporter` tells them apart.
+_REPORTER = re.compile(rf"^\s*[Ww]hat\s+(?:did|does|has|have)\s+{_NAME}\s+"
+                       rf"(?:report|publish|cover|write)\w*\b")
 _MONTHS = frozenset("""January February March April May June July August September October
 November December""".split())
 # Terms that name a time, not someone or something (`is_name`).
@@ -106,7 +113,6 @@ class Asked:
     terms: tuple[str, ...] = ()          # names, numbers, years the question is about
     unit: str | None = None              # "goals" in "how many goals"
     options: tuple[str, str] | None = None  # (agreeing, opposing) of a choice question
-    elsewhere: tuple[str, ...] = ()      # outlets it cites that the index does not hold
     money: bool = False                  # a sum of money is asked for ("how much ... cost")
     account: bool = False                # an account: "what did X say about Y?" (Kind.OPEN)
     place: bool = False                  # a place is asked for ("which country ...?")
@@ -125,7 +131,7 @@ def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
     unit = _UNIT.search(question)
     return Asked(kind=kind, terms=specific_terms(question, outlets),
                  unit=unit.group("unit").lower() if unit else None,
-                 options=_options(question), elsewhere=unknown_outlets(question, outlets),
+                 options=_options(question),
                  money=bool(_MONEY.search(question)),
                  account=kind is Kind.OPEN and bool(_ACCOUNT.search(question)),
                  place=bool(_PLACE.search(question)))
@@ -133,6 +139,8 @@ def read_question(question: str, outlets: tuple[str, ...]) -> Asked:
 
 def _kind(question: str) -> Kind:
     if _WH.search(question):
+        if _DEFINITION.match(question):
+            return Kind.OPEN
         if _OUTLET.search(question):
             return Kind.OUTLET
         if _SCORE.search(question):
@@ -181,6 +189,23 @@ def unknown_outlets(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
                 if not any(name.casefold() in alias for alias in known):
                     found.append(name)
     return tuple(dict.fromkeys(found))
+
+
+def reporter(question: str, outlets: tuple[str, ...], texts: list[str]) -> str | None:
+    """Who a question asks the report of ("What did ESPN report about the Cowboys?": ESPN)
+    when it is none of `outlets` (the index's outlets it names) and `texts` (the best
+    sentences found) never mention it: then it is an outlet the index lacks. A name they
+    mention is the story's subject instead ("What did Nike report for the quarter?")."""
+    match = _REPORTER.search(question)
+    if not match or unknown_outlets(question, outlets):
+        return None
+    name = re.sub(r"^[Tt]he\s+", "", match.group("name").strip())
+    known = [alias.casefold() for outlet in outlets for alias in outlet_aliases(outlet)]
+    mention = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
+    if len(name) < 3 or any(name.casefold() in alias for alias in known) or \
+            any(mention.search(text) for text in texts):
+        return None
+    return name
 
 
 def is_name(term: str) -> bool:

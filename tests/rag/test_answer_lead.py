@@ -14,7 +14,8 @@ from newscite.rag.answer.candidates import (Candidate, dates, find_candidates, n
 from newscite.rag.answer.compose import near_repeat, quote_line, supports
 from newscite.rag.answer.features import Missing, candidate_features, missing_words
 from newscite.rag.answer.model import FORMAT, HAND_CANDIDATE, HAND_VERDICT, Logistic
-from newscite.rag.answer.questions import Kind, is_name, read_question, unknown_outlets
+from newscite.rag.answer.questions import (Kind, is_name, read_question, reporter,
+                                          unknown_outlets)
 from newscite.rag.answer.sentences import Sentence
 from newscite.rag.chain import NewsRAG
 from newscite.rag.query import Query
@@ -43,6 +44,10 @@ def _passage(text, source=None, published_at=None):
     ("What is the name of the tram operator?", Kind.ENTITY),
     ("What did TechCrunch report about electric vehicles?", Kind.OPEN),
     ("What happened to FTX?", Kind.OPEN),
+    # a name to describe, not one to find ("What is Temu?" led with "Amazon")
+    ("What is Temu?", Kind.OPEN),
+    ("Who is Lidiane Jones?", Kind.OPEN),
+    ("Who is the CEO of Tesla?", Kind.PERSON),
 ])
 def test_questions_are_read_for_the_kind_of_answer_they_want(question, kind):
     assert read_question(question, ()).kind is kind
@@ -338,6 +343,17 @@ def test_not_found_names_the_outlets_the_index_lacks(seed_rag):
     answer = seed_rag.answer("What did a report by Bloomberg say about the tram line's cost?")
     assert answer.abstained
     assert "The index holds no articles from Bloomberg." in answer.text
+
+
+def test_a_reporter_the_index_lacks_is_read_from_what_did_x_report(seed_rag):
+    found = ["Nike reported revenue Thursday that fell short of expectations."]
+    assert reporter("What did ESPN report about the Cowboys?", (), found) == "ESPN"
+    # a subject the best sentences mention reports its own results; a person says
+    assert reporter("What did Nike report about its earnings?", (), found) is None
+    assert reporter("What did Sam Altman say about the board?", (), found) is None
+    assert reporter("What did The Verge report about Nike?", ("The Verge",), found) is None
+    answer = seed_rag.answer("What did ESPN report about the tram line's cost?")
+    assert answer.abstained and "The index holds no articles from ESPN." in answer.text
 
 
 @pytest.fixture(scope="module")
