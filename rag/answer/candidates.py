@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -265,12 +266,11 @@ def _drop_capitalised_common_words(found: dict[str, Candidate], passages: list[P
     Wickets:"): every word of the candidate is written in lower case in the passages more
     often than as it stands. A real name is written capitalised ("World Cup", "Wild" in a
     hockey story) far more often than its words appear in lower case."""
-    text = "\n".join(p.text for p in passages)
+    written = Counter(word for p in passages for word in re.findall(r"\w+", p.text))
     for key, candidate in list(found.items()):
         words = [w for w in candidate.text.split() if not re.fullmatch(_CONNECTOR, w)]
         if words and all(w[:1].isupper() and w[1:].islower() and
-                         len(_mention(w.lower()).findall(text)) > len(_mention(w).findall(text))
-                         for w in words):
+                         written[w.lower()] > written[w] for w in words):
             del found[key]
 
 

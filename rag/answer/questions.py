@@ -1,7 +1,8 @@
 """What a question asks for: the kind of answer (a name, a number, a score, a date, an
-outlet, yes or no, one of two options, an account), whether it wants a sum of money or a
-place, and its specific terms (names, numbers, years), which the passages must mention for
-the question to be answerable.
+outlet, yes or no, one of two options, an account or a description: "What is Temu?"),
+whether it wants a sum of money or a place, its specific terms (names, numbers, years),
+which the passages must mention for the question to be answerable, and the outlets it cites
+that the index lacks (`unknown_outlets`, `reporter`).
 
 Example:
     >>> ask = read_question("How many goals did Haaland score against Luton?", ())
@@ -176,7 +177,6 @@ def unknown_outlets(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
     that are none of `outlets`, the index's outlets it names: news the index cannot hold.
     (MultiHop-RAG's unanswerable questions cite such outlets; so does a user asking what an
     outlet the corpus lacks reported.)"""
-    known = [alias.casefold() for outlet in outlets for alias in outlet_aliases(outlet)]
     found = []
     for pattern in _CITED:
         for match in pattern.finditer(question):
@@ -186,9 +186,15 @@ def unknown_outlets(question: str, outlets: tuple[str, ...]) -> tuple[str, ...]:
                 first = name.split()[0] if name.split() else ""
                 if len(name) < 3 or first in _NOT_TERMS or first in _MONTHS:
                     continue
-                if not any(name.casefold() in alias for alias in known):
+                if not _is_outlet(name, outlets):
                     found.append(name)
     return tuple(dict.fromkeys(found))
+
+
+def _is_outlet(name: str, outlets: tuple[str, ...]) -> bool:
+    """Whether `name` is (part of) one of `outlets`' names or their aliases ("Verge")."""
+    return any(name.casefold() in alias.casefold()
+               for outlet in outlets for alias in outlet_aliases(outlet))
 
 
 def reporter(question: str, outlets: tuple[str, ...], texts: list[str]) -> str | None:
@@ -200,10 +206,8 @@ def reporter(question: str, outlets: tuple[str, ...], texts: list[str]) -> str |
     if not match or unknown_outlets(question, outlets):
         return None
     name = re.sub(r"^[Tt]he\s+", "", match.group("name").strip())
-    known = [alias.casefold() for outlet in outlets for alias in outlet_aliases(outlet)]
     mention = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
-    if len(name) < 3 or any(name.casefold() in alias for alias in known) or \
-            any(mention.search(text) for text in texts):
+    if len(name) < 3 or _is_outlet(name, outlets) or any(mention.search(t) for t in texts):
         return None
     return name
 
