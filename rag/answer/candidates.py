@@ -80,6 +80,8 @@ _DATE = re.compile(rf"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|
 # A match's score: "32-12", "3–1" (not a range of percentages or years).
 _SCORES = re.compile(r"(?<![\w.$€£-])\d{1,3}[-–]\d{1,3}(?![\w%-]|\.\d|\s*per\s?cent)")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Days the news names by its own date: "was found guilty this month", "said yesterday".
+_RELATIVE_DATE = re.compile(r"\b(?:yesterday|today|(?:this|last) (?:week|month))\b", re.I)
 # A sentence about what is to come: its weekday is the next one after the article's day.
 _FUTURE = re.compile(r"\b(?:will|next|(?:is|are) (?:set|due|scheduled) to|plans? to)\b", re.I)
 _PLACE_ABBREVIATIONS = frozenset("U.S. U.S US USA U.S.A. U.K. U.K UK EU E.U. UN U.N.".split())
@@ -105,7 +107,7 @@ class Candidate:
     passages: set[int] = field(default_factory=set)
     mentions: int = 0
     in_title: bool = False
-    day: str | None = None  # the date a weekday stands for, read against its article's date
+    day: str | None = None  # the date "Wednesday", "this month" stand for: `resolved_date`
 
     @property
     def key(self) -> str:
@@ -181,25 +183,39 @@ def dates(text: str) -> list[str]:
         except (ValueError, OverflowError):
             continue
         found.append(match.group())
-    return found
+    return found + _RELATIVE_DATE.findall(text)
 
 
-def weekday_date(weekday: str, sentence: str, published: datetime | None) -> str | None:
-    """The day a news sentence means by a bare weekday ("won the prize Wednesday"): the
-    latest such day on or before the article's date, or the first one after it when the
-    sentence speaks of what is to come ("will vote on Thursday"); None without a date.
+def resolved_date(value: str, sentence: str, published: datetime | None) -> str | None:
+    """What a date the news writes by its own day means, read against the article's date:
+    a bare weekday ("won the prize Wednesday") is the latest such day on or before it, or
+    the first one after it when the sentence speaks of what is to come ("will vote on
+    Thursday"); "yesterday", "today", "this/last week", "this/last month" likewise. None
+    for any other date, or without the article's date.
 
-    >>> weekday_date("Wednesday", "They won Wednesday.", datetime(2023, 10, 4))
+    >>> resolved_date("Wednesday", "They won Wednesday.", datetime(2023, 10, 4))
     'Wednesday, October 4, 2023'
     """
     if published is None:
         return None
-    day, target = published.date(), _WEEKDAYS.index(weekday)
-    if _FUTURE.search(sentence):
-        day += timedelta(days=(target - day.weekday() - 1) % 7 + 1)
+    day, word = published.date(), value.casefold()
+    if value in _WEEKDAYS:
+        target = _WEEKDAYS.index(value)
+        if _FUTURE.search(sentence):
+            day += timedelta(days=(target - day.weekday() - 1) % 7 + 1)
+        else:
+            day -= timedelta(days=(day.weekday() - target) % 7)
+    elif word in ("today", "yesterday"):
+        day -= timedelta(days=1 if word == "yesterday" else 0)
+    elif word.endswith("month"):
+        month = day if word.startswith("this") else day.replace(day=1) - timedelta(days=1)
+        return f"{month:%B} {month.year}"
+    elif word.endswith("week"):
+        monday = day - timedelta(days=day.weekday() + 7 * word.startswith("last"))
+        return f"the week of {monday:%B} {monday.day}, {monday.year}"
     else:
-        day -= timedelta(days=(day.weekday() - target) % 7)
-    return f"{weekday}, {day:%B} {day.day}, {day.year}"
+        return None
+    return f"{_WEEKDAYS[day.weekday()]}, {day:%B} {day.day}, {day.year}"
 
 
 def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage], top: int
@@ -223,9 +239,9 @@ def find_candidates(kind: Kind, ranked: list[Sentence], passages: list[Passage],
             candidate = found.setdefault(value.casefold(), Candidate(value, kind, unit))
             candidate.unit = candidate.unit or unit
             candidate.positions.append(position)
-            if value in _WEEKDAYS and candidate.day is None:
-                candidate.day = weekday_date(value, sentence.text,
-                                             passages[sentence.passage_index].published_at)
+            if kind is Kind.DATE and candidate.day is None:
+                candidate.day = resolved_date(value, sentence.text,
+                                              passages[sentence.passage_index].published_at)
     if kind is Kind.PERSON:  # "Google" is no short form of "Alphabet Inc. Google"
         _merge_short_forms(found, passages)
     if kind in (Kind.PERSON, Kind.ENTITY):

@@ -10,7 +10,7 @@ from newscite.eval import metrics
 from newscite.index.store import Store
 from newscite.rag.answer import NOT_FOUND, AnswerModels, ExtractiveAnswerer
 from newscite.rag.answer.candidates import (Candidate, dates, find_candidates, names, numbers,
-                                            weekday_date)
+                                            resolved_date)
 from newscite.rag.answer.compose import near_repeat, quote_line, supports
 from newscite.rag.answer.features import Missing, candidate_features, missing_words
 from newscite.rag.answer.model import FORMAT, HAND_CANDIDATE, HAND_VERDICT, Logistic
@@ -192,7 +192,7 @@ def test_words_a_heading_capitalised_are_no_names():
     assert {"Glenn Maxwell", "ODI World Cup", "Australia"} <= found
 
 
-def test_a_weekday_is_read_against_its_articles_date():
+def test_a_weekday_or_a_relative_day_is_read_against_its_articles_date():
     from datetime import datetime, timezone
 
     day = datetime(2023, 10, 4, 21, 15, tzinfo=timezone.utc)  # a Wednesday
@@ -200,11 +200,19 @@ def test_a_weekday_is_read_against_its_articles_date():
     ranked = [Sentence(0, 0, len(text), text, 0.9)]
     found = find_candidates(Kind.DATE, ranked, [_passage(text, "Fortune", day)], top=1)
     assert [(c.text, c.day) for c in found] == [("Wednesday", "Wednesday, October 4, 2023")]
-    assert weekday_date("Monday", "The jury convicted him on Monday.", day) == \
+    assert resolved_date("Monday", "The jury convicted him on Monday.", day) == \
         "Monday, October 2, 2023"
-    assert weekday_date("Thursday", "The board will vote on Thursday.", day) == \
+    assert resolved_date("Thursday", "The board will vote on Thursday.", day) == \
         "Thursday, October 5, 2023"
-    assert weekday_date("Monday", "He spoke on Monday.", None) is None
+    assert resolved_date("Monday", "He spoke on Monday.", None) is None
+    # the news's own relative days: "was found guilty this month" in an article of Nov 30
+    assert dates("He was found guilty this month, the agency said yesterday.") == \
+        ["this month", "yesterday"]
+    assert resolved_date("this month", "", day) == "October 2023"
+    assert resolved_date("last month", "", day) == "September 2023"
+    assert resolved_date("yesterday", "", day) == "Tuesday, October 3, 2023"
+    assert resolved_date("last week", "", day) == "the week of September 25, 2023"
+    assert resolved_date("November 9, 2023", "", day) is None
 
 
 def test_quotes_show_only_what_is_known_of_outlet_and_date():
