@@ -4,8 +4,10 @@ numbers with their unit, scores, dates, and outlets.
 Finding candidates is rule-based (no NER model ships offline): a name is a run of
 capitalised words (with "of", "de", "&" inside), cut at possessives and stripped of
 titles; a number keeps its currency, scale and the word it counts ("5 goals", "$14
-billion"); a date is what dateutil reads as one ("November 9, 2023", "Tuesday"); an outlet
-is the source of a passage. Which candidate answers is decided elsewhere
+billion"); a date is what dateutil reads as one ("November 9, 2023", "Tuesday") or a day
+the news names by its own date ("yesterday", "this month"; `resolved_date` says which);
+an outlet is the source of a passage; capitalised common words of a heading are no name.
+Which candidate answers is decided elsewhere
 (`rag.answer.features`, `rag.answer.model`), from how well its sentences match the
 question, never from its capital letters.
 
@@ -175,7 +177,8 @@ def numbers(text: str) -> list[tuple[str, str | None]]:
 
 
 def dates(text: str) -> list[str]:
-    """Dates that dateutil can read: days, months with a year, weekdays, years."""
+    """Dates that dateutil can read (days, months with a year, weekdays, years), then the
+    days the news names by its own date ("yesterday", "this month": `resolved_date`)."""
     found = []
     for match in _DATE.finditer(text):
         try:
