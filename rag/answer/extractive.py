@@ -259,9 +259,10 @@ def _elsewhere(query: Query, ranked: list[Sentence]) -> tuple[str, ...]:
     `RECIPE.quote_pool` best sentences mentions ESPN (`reporter`; "What did Nike report?"
     finds Nike in them)."""
     cited = unknown_outlets(query.text, query.sources)
-    texts = [s.text for s in ranked[:RECIPE.quote_pool]]
-    asked = reporter(query.text, query.sources, texts)
-    return cited + ((asked,) if asked else ())
+    if cited:
+        return cited
+    asked = reporter(query.text, query.sources, [s.text for s in ranked[:RECIPE.quote_pool]])
+    return (asked,) if asked else ()
 
 
 def _listed(names: tuple[str, ...]) -> str:
