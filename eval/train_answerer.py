@@ -24,6 +24,7 @@ with `newscite eval compare`.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,8 @@ from newscite.eval.report import write_report
 from newscite.eval.runner import EvalResult, aggregate, run_eval
 from newscite.eval import metrics
 from newscite.rag.answer import Analysis, AnswerModels, ExtractiveAnswerer
-from newscite.rag.answer.model import WEIGHTS_PATH, Logistic
+from newscite.rag.answer.model import (HAND_ABSTAIN, HAND_CANDIDATE, HAND_VERDICT, WEIGHTS_PATH,
+                                       Logistic)
 from newscite.rag.answer.questions import OPPOSITES
 from newscite.recipe import RECIPE
 
@@ -81,7 +83,10 @@ def candidate_rows(examples: list[Example]) -> tuple[list[dict], list[int], list
             continue
         golds = {normalise_answer(g) for g in example.question.answers}
         for candidate, features in example.analysis.candidates:
-            shown = {normalise_answer(candidate.text),
+            # a weekday or "today" is shown as the day it stands for ("Thursday, October
+            # 19, 2023"), which is right when its date is
+            day = re.sub(r"^\w+day,\s*", "", candidate.day or "")
+            shown = {normalise_answer(candidate.text), normalise_answer(day),
                      normalise_answer(f"{candidate.text} {candidate.unit or ''}")}
             rows.append(features)
             labels.append(int(bool(shown & golds)))
@@ -130,27 +135,46 @@ def out_of_fold(rows: list[dict], labels: list[int], groups: list[int]) -> np.nd
 
 
 def fit(examples: list[Example]) -> AnswerModels:
-    """The three models fitted on `examples`, thresholds from out-of-fold predictions."""
-    rows, labels, groups = candidate_rows(examples)
-    candidate = fit_logistic(rows, labels)
-    candidate = Logistic(**{**candidate.__dict__,
-                            "threshold": _lead_threshold(rows, labels, groups)})
+    """The three models fitted on `examples`, thresholds from out-of-fold predictions. A
+    model whose labels are all alike (a set without yes/no or unanswerable questions) stays
+    hand-set."""
+    return AnswerModels(candidate=fit_candidate(examples), verdict=fit_verdict(examples),
+                        abstain=fit_abstain(examples), source="trained",
+                        trained=trained_kinds(examples))
+
+
+def fit_verdict(examples: list[Example]) -> Logistic:
+    """The verdict model of the yes/no and choice questions, with its confidence threshold."""
     verdicts = [(e.analysis.verdict, verdict_label(e)) for e in examples]
     verdicts = [(row, label) for row, label in verdicts if label is not None]
-    verdict_rows, verdict_labels = [r for r, _ in verdicts], [label for _, label in verdicts]
-    verdict = fit_logistic(verdict_rows, verdict_labels)
-    verdict = Logistic(**{**verdict.__dict__, "threshold": _verdict_threshold(
-        verdict_labels, out_of_fold(verdict_rows, verdict_labels,
-                                    list(range(len(verdict_rows)))))})
+    rows, labels = [r for r, _ in verdicts], [label for _, label in verdicts]
+    if len(set(labels)) < 2:
+        return HAND_VERDICT
+    verdict = fit_logistic(rows, labels)
+    return Logistic(**{**verdict.__dict__, "threshold": _verdict_threshold(
+        labels, out_of_fold(rows, labels, list(range(len(rows)))))})
+
+
+def fit_abstain(examples: list[Example]) -> Logistic:
+    """The abstention model, with its threshold (`_abstain_threshold`)."""
     scored = [e for e in examples if e.analysis.abstain]
-    abstain_rows = [e.analysis.abstain for e in scored]
-    abstain_labels = [int(e.question.unanswerable) for e in scored]
-    abstain = fit_logistic(abstain_rows, abstain_labels)
-    threshold = _abstain_threshold(scored, out_of_fold(abstain_rows, abstain_labels,
-                                                       list(range(len(scored)))))
-    abstain = Logistic(**{**abstain.__dict__, "threshold": threshold})
-    return AnswerModels(candidate=candidate, verdict=verdict, abstain=abstain,
-                        source="trained", trained=trained_kinds(examples))
+    rows = [e.analysis.abstain for e in scored]
+    labels = [int(e.question.unanswerable) for e in scored]
+    if len(set(labels)) < 2:
+        return HAND_ABSTAIN
+    abstain = fit_logistic(rows, labels)
+    threshold = _abstain_threshold(scored, out_of_fold(rows, labels, list(range(len(scored)))))
+    return Logistic(**{**abstain.__dict__, "threshold": threshold})
+
+
+def fit_candidate(examples: list[Example]) -> Logistic:
+    """The candidate model, with its lead threshold (`_lead_threshold`)."""
+    rows, labels, groups = candidate_rows(examples)
+    if len(set(labels)) < 2:
+        return HAND_CANDIDATE
+    candidate = fit_logistic(rows, labels)
+    return Logistic(**{**candidate.__dict__,
+                       "threshold": _lead_threshold(rows, labels, groups)})
 
 
 def trained_kinds(examples: list[Example]) -> tuple[str, ...]:

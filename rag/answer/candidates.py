@@ -48,7 +48,8 @@ Monday Tuesday Wednesday Thursday Friday Saturday Sunday Today Yesterday Tomorro
 Despite Although Though Last Next Now Still Even Just Some Many More Most Other Both All Every
 Since Until During Through Over Under About Like Unlike Because Instead Per Via Following Amid
 Among Against Across Around Including Regarding Considering Given Earlier Later Within Upon
-Toward Towards""".split())
+Toward Towards Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec GMT BST UTC ET EST EDT PT PST
+PDT""".split())
 # Common nouns that news writes in capitals: never a name on their own ("a new AI research
 # team" names no company), though part of one ("Stability AI").
 _COMMON_CAPITALS = frozenset("AI GDP IPO ETF EV EVs VR TV PC API CEO CFO CTO".split())
@@ -92,6 +93,9 @@ _CURRENCIES = frozenset("""dollars dollar euros euro pounds pound yen yuan rupee
 pesos won""".split())
 # What follows a part: " of the operator's 380 drivers", " of its 96 cables".
 _PART_OF = re.compile(r"\s+of\s+(?:[\w’']+\s+){0,2}?\d[\d,]*\s+([a-z][a-z\-]+)")
+# A number right after a name's word, within a sentence, labels a thing or a day and counts
+# nothing: "Goodnotes 6", "iPhone 15", "Game 4", "Sunday 29 October".
+_LABEL = re.compile(r"(?<![.!?:\-–—] )(?<!^)\b[A-Za-z]*[A-Z][\w’'-]* $")
 # Words after a number that are not what it counts.
 _NOT_UNITS = frozenset("""and or of the a an to in on at for from with by as is was are were
 that which who has have had will would per after before than since""".split())
@@ -165,10 +169,13 @@ def numbers(text: str) -> list[tuple[str, str | None]]:
     whole does ("14 of its 96 cables": "14" and "cables")."""
     found = []
     for match in _NUMBER.finditer(text):
-        value, unit = match.group(1).strip(), match.group(2)
+        value, unit = re.sub(r"^([$€£])\s+", r"\1", match.group(1).strip().rstrip(",")), \
+            match.group(2)
         if re.fullmatch(r"(19|20)\d{2}", value):  # a year is a date
             continue
-        if unit and unit.lower() in _NOT_UNITS:
+        if value[0].isdigit() and _LABEL.search(text, 0, match.start()):
+            continue
+        if unit and (unit.lower() in _NOT_UNITS or not unit[0].islower()):  # "6 TikTok"
             unit = None
         if unit is None and (whole := _PART_OF.match(text, match.end(1))):
             unit = whole.group(1)

@@ -215,16 +215,19 @@ class ExtractiveAnswerer:
         keys = key_words(analysis.query.text, analysis.query.sources)
         chosen: list[Sentence] = []
         wanted = lead_sentences + (_sides(analysis, passages) if analysis.query.sources else [])
+        kept = list(lead_sentences)
         if analysis.candidates and not lead_sentences:  # the likeliest answer, if it supports
             model = self.models.candidate_for(analysis.asked.kind.value)
             likeliest = max(analysis.candidates, key=lambda cf: model.probability(cf[1]))[0]
             wanted.append(analysis.ranked[likeliest.positions[0]])
+            if analysis.asked.kind in _COUNT_OR_DATE:  # the value asked for, however few
+                kept.append(wanted[-1])                # of the question's words it holds
         for sentence in wanted + analysis.ranked[:RECIPE.quote_pool]:
             if len(chosen) >= self.max_sentences:
                 break
             if sentence in chosen or near_repeat(sentence, chosen):
                 continue
-            if sentence in lead_sentences or supports(sentence, keys, answer):
+            if sentence in kept or supports(sentence, keys, answer):
                 chosen.append(sentence)
         return chosen or analysis.ranked[:1]
 

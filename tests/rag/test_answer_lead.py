@@ -3,6 +3,7 @@ and seed article (`news_index`) and 60 MultiHop-RAG articles with the first 40 d
 questions (`multihop_index`)."""
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -165,6 +166,15 @@ def test_candidates_are_typed_values():
     # a number word is a whole word: not the start of "tensions" or of "fourteen"
     assert numbers("It could escalate tensions, the tenant said.") == []
     assert numbers("Fourteen ships and nineteen tanks.") == [("Fourteen", "ships")]
+    # a number after a name's word labels a thing or a day, and a name is no unit: "6 tiktok"
+    # answered "How many times was Temu downloaded?"
+    assert numbers("Top apps: Disney+ Goodnotes 6 TikTok Amazon Prime Video") == []
+    assert numbers("The clocks go back on Sunday 29 October.") == []
+    assert numbers("In 2023, 14 TikTok creators sued.") == [("14", None)]
+    assert numbers("The glasses cost $ 299.") == [("$299", None)]  # as "$299" is written
+    # a month's short form or a time zone is no name, nor part of one ("Oct" led an answer)
+    assert names("29 Oct 2023 03.08 GMT Merrill Kelly pitched for Reuters Nov 1.") == \
+        ["Merrill Kelly", "Reuters"]
     assert dates("It opens on November 9, 2023, or on Tuesday.") == ["November 9, 2023",
                                                                      "Tuesday"]
 
@@ -193,7 +203,6 @@ def test_words_a_heading_capitalised_are_no_names():
 
 
 def test_a_weekday_or_a_relative_day_is_read_against_its_articles_date():
-    from datetime import datetime, timezone
 
     day = datetime(2023, 10, 4, 21, 15, tzinfo=timezone.utc)  # a Wednesday
     text = "Three scientists won the Nobel Prize in chemistry Wednesday for quantum dots."
@@ -213,6 +222,21 @@ def test_a_weekday_or_a_relative_day_is_read_against_its_articles_date():
     assert resolved_date("yesterday", "", day) == "Tuesday, October 3, 2023"
     assert resolved_date("last week", "", day) == "the week of September 25, 2023"
     assert resolved_date("November 9, 2023", "", day) is None
+
+
+def test_a_date_in_the_fifth_best_sentence_is_quoted_not_found_no_more(embedder):
+    # the sentences that repeat the question's words rank above the one with the date;
+    # "When did YouTube demonetize SSSniperwolf?" gave Not found with "On Oct. 20" 5th
+    day = datetime(2023, 10, 25, tzinfo=timezone.utc)
+    texts = ["The city council approved the tram line after a long debate over its route.",
+             "Council members who approved the tram line said it would cut traffic.",
+             "Opponents of the tram line said the council approved it too quickly.",
+             "The tram line the council approved will run from the harbour to the university.",
+             "The vote came on Oct. 20, two weeks after the hearing."]
+    passages = [_passage(text, "City Daily", day) for text in texts]
+    answer = ExtractiveAnswerer(embedder).run(
+        Query("When did the council approve the tram line?"), passages)
+    assert not answer.abstained and "Oct. 20" in answer.text, answer.text
 
 
 def test_quotes_show_only_what_is_known_of_outlet_and_date():
