@@ -14,6 +14,7 @@ found, so small chunks lower the evidence metrics: state the chunk size next to 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -114,6 +115,7 @@ def _top_texts(chunks: Sequence[Chunk], k: int) -> list[str]:
 _DROPPED_WORDS = frozenset({"a", "an", "the"})
 _CANONICAL_WORDS = {"true": "yes", "false": "no"}
 _YES_NO = frozenset({"yes", "no"})
+_WEEKDAY = re.compile(r"\s*(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,\s", re.I)
 
 
 def normalise_answer(text: str) -> str:
@@ -168,11 +170,14 @@ def exact_match(answer: str, golds: str | Sequence[str]) -> float:
     "Yes"), so a reply that opens with the verdict and then explains is not penalised.
     """
     words = normalise_answer(answer).split()
+    # a date may name its weekday: "Friday, November 17, 2023" is the gold "November 17, 2023"
+    weekday = _WEEKDAY.match(answer)
+    dated = normalise_answer(answer[weekday.end():]) if weekday else None
     for gold in _normalised_golds(golds):
         if gold in _YES_NO:
             if words[:1] == [gold]:
                 return 1.0
-        elif " ".join(words) == gold:
+        elif gold in (" ".join(words), dated):
             return 1.0
     return 0.0
 

@@ -111,6 +111,10 @@ def test_exact_match_is_strict_after_normalisation():
     assert metrics.exact_match("In Brussels", ["Brussels"]) == 0.0
     assert metrics.exact_match("Germany", ["U.S.", "Germany"]) == 1.0
     assert metrics.exact_match("Insufficient information", ["Insufficient information."]) == 1.0
+    # a date lead may name its weekday; nothing else may lead the gold
+    assert metrics.exact_match("Friday, November 17, 2023", ["November 17, 2023"]) == 1.0
+    assert metrics.exact_match("Friday", ["November 17, 2023"]) == 0.0
+    assert metrics.exact_match("Sunday Times", ["Times"]) == 0.0
 
 
 def test_exact_match_reads_the_leading_yes_or_no():
