@@ -175,7 +175,10 @@ def numbers(text: str) -> list[tuple[str, str | None]]:
             continue
         if value[0].isdigit() and _LABEL.search(text, 0, match.start()):
             continue
-        if unit and (unit.lower() in _NOT_UNITS or not unit[0].islower()):  # "6 TikTok"
+        # a sum of money or a share has its unit ("$1.7 billion back" led); a name is none
+        # ("Goodnotes 6 TikTok")
+        if unit and (unit.lower() in _NOT_UNITS or not unit[0].islower()
+                     or re.search(r"[$€£%]|percent", value)):
             unit = None
         if unit is None and (whole := _PART_OF.match(text, match.end(1))):
             unit = whole.group(1)

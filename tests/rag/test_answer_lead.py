@@ -172,6 +172,9 @@ def test_candidates_are_typed_values():
     assert numbers("The clocks go back on Sunday 29 October.") == []
     assert numbers("In 2023, 14 TikTok creators sued.") == [("14", None)]
     assert numbers("The glasses cost $ 299.") == [("$299", None)]  # as "$299" is written
+    # a sum of money or a share carries its unit: "$1.7 billion back" led
+    assert numbers("Amazon offered $1.7 billion back then, 29% lower.") == \
+        [("$1.7 billion", None), ("29%", None)]
     # a month's short form or a time zone is no name, nor part of one ("Oct" led an answer)
     assert names("29 Oct 2023 03.08 GMT Merrill Kelly pitched for Reuters Nov 1.") == \
         ["Merrill Kelly", "Reuters"]
