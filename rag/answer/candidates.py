@@ -93,8 +93,8 @@ _CURRENCIES = frozenset("""dollars dollar euros euro pounds pound yen yuan rupee
 pesos won""".split())
 # What follows a part: " of the operator's 380 drivers", " of its 96 cables".
 _PART_OF = re.compile(r"\s+of\s+(?:[\w’']+\s+){0,2}?\d[\d,]*\s+([a-z][a-z\-]+)")
-# A number right after a name's word, within a sentence, labels a thing or a day and counts
-# nothing: "Goodnotes 6", "iPhone 15", "Game 4", "Sunday 29 October".
+# A number right after a name's word, within a sentence, labels a thing or a day unless a
+# unit follows it: "Goodnotes 6", "Game 4", "Sunday 29 October".
 _LABEL = re.compile(r"(?<![.!?:\-–—] )(?<!^)\b[A-Za-z]*[A-Z][\w’'-]* $")
 # Words after a number that are not what it counts.
 _NOT_UNITS = frozenset("""and or of the a an to in on at for from with by as is was are were
@@ -173,13 +173,15 @@ def numbers(text: str) -> list[tuple[str, str | None]]:
             match.group(2)
         if re.fullmatch(r"(19|20)\d{2}", value):  # a year is a date
             continue
-        if value[0].isdigit() and _LABEL.search(text, 0, match.start()):
-            continue
         # a sum of money or a share has its unit ("$1.7 billion back" led); a name is none
-        # ("Goodnotes 6 TikTok")
-        if unit and (unit.lower() in _NOT_UNITS or not unit[0].islower()
-                     or re.search(r"[$€£%]|percent", value)):
+        # ("Goodnotes 6 TikTok"), but a plural of capitals is ("five STIs")
+        if unit and (unit.lower() in _NOT_UNITS or re.search(r"[$€£%]|percent", value)
+                     or not unit[0].islower() and not re.fullmatch(r"[A-Z]{2,}s?", unit)):
             unit = None
+        # counting nothing after a name's word, it labels ("Game 4 the Rangers"); with its
+        # unit it counts ("played for the Socceroos 56 times")
+        if value[0].isdigit() and unit is None and _LABEL.search(text, 0, match.start()):
+            continue
         if unit is None and (whole := _PART_OF.match(text, match.end(1))):
             unit = whole.group(1)
         found.append((value, unit.lower() if unit else None))

@@ -21,11 +21,13 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from newscite.index.embedding import Embedder
+from newscite.index.keywords import stem
 from newscite.rag.answer.candidates import Candidate, find_candidates
 from newscite.rag.answer.compose import key_words, near_repeat, quote_line, supports
 from newscite.rag.answer.features import (Missing, WordWeights, abstain_features,
@@ -40,6 +42,10 @@ from newscite.recipe import RECIPE
 from newscite.types import Answer, Citation, Passage
 
 NOT_FOUND = "Not found in the news corpus."
+# Units of time, stemmed: a number of them is a duration, never a count of things.
+_DURATIONS = frozenset("second minut hour day week month year decad centuri".split())
+_SHARE = re.compile(r"%|\bper ?cent\b", re.I)
+_HOW_MANY = re.compile(r"\bhow many\b", re.I)  # counts things; "how much gold" may be money
 _COUNT_OR_DATE = {Kind.NUMBER, Kind.SCORE, Kind.DATE}
 
 
@@ -249,11 +255,22 @@ class ExtractiveAnswerer:
 
 def _typed(analysis: Analysis) -> list[tuple[Candidate, dict[str, float]]]:
     """The candidates of the type asked for: a sum of money where the question asks one
-    ("How much is Binance paying?": "$4.3 billion", never "five months"); "U.S." and the
-    like only where it asks for a place (the app that topped the App Store is no "U.S.")."""
+    ("How much is Binance paying?": "$4.3 billion", never "five months"); where it counts
+    things ("how many pages"), no sum of money, share or duration ("three years", "93%"
+    are no number of pages); "U.S." and the like only where it asks for a place (the app
+    that topped the App Store is no "U.S.")."""
     asked = analysis.asked
+    counted = asked.unit is not None and bool(_HOW_MANY.search(analysis.query.text)) and \
+        stem([asked.unit])[0] not in _DURATIONS
     return [(c, f) for c, f in analysis.candidates
-            if (c.money or not asked.money) and (asked.place or not c.place_abbreviation)]
+            if (c.money or not asked.money) and (asked.place or not c.place_abbreviation)
+            and not (counted and _measures(c))]
+
+
+def _measures(candidate: Candidate) -> bool:
+    """Whether a number is a sum of money, a share or a duration rather than a count."""
+    return candidate.money or bool(_SHARE.search(candidate.text)) or \
+        (candidate.unit is not None and stem([candidate.unit])[0] in _DURATIONS)
 
 
 def _elsewhere(query: Query, ranked: list[Sentence]) -> tuple[str, ...]:

@@ -61,7 +61,8 @@ thought tell told cover covered do done happen happened""".split())
 _ACCOUNT = re.compile(r"^\s*what\s+(?:happened|(?:did|does|do|has|have|had|will|would)\s+"
                       rf"[^?]*?\b(?:{'|'.join(sorted(ACCOUNT_VERBS))})\b)", re.I)
 # The unit asked for: "how many goals", "how much money".
-_UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?P<unit>[a-z]+)", re.I)
+_UNIT = re.compile(rf"\bhow (?:many|much) (?!{_AUXILIARY})(?:[a-z]+(?:-[a-z]+)+\s+)?"
+                   r"(?P<unit>[a-z]+)", re.I)  # "battery-swapping stations": "stations"
 # A place asked for: "Where ...?", "Which country ...?"
 _PLACE = re.compile(r"^\s*where\b|\b(?:which|what) (?:country|countries|nation|state|city|"
                     r"region|place|continent|bloc)\b", re.I)

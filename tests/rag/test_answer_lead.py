@@ -67,6 +67,19 @@ def test_a_country_abbreviation_leads_only_where_a_place_is_asked(embedder):
     assert asked.place and not read_question("Which app was downloaded most?", ()).place
 
 
+def test_a_count_is_not_answered_by_a_duration_a_share_or_a_sum(embedder):
+    # "How many times did Graham Arnold play for the Socceroos?" led with "30 years": with
+    # no count in the best sentences, a "how many" question is not found
+    passages = [_passage("Arnold played for his country over 12 years, and 93% of its fans "
+                         "still praise the times he played; a $2 million statue honours him.",
+                         "Sports Daily")]
+    question = "How many times did Arnold play for his country?"
+    answer = ExtractiveAnswerer(embedder).run(Query(question), passages)
+    assert answer.abstained and answer.text.startswith(NOT_FOUND), answer.text
+    assert read_question("How many battery-swapping stations are there?", ()).unit == \
+        "stations"
+
+
 def test_a_score_question_leads_with_the_score(embedder):
     # a score is one value: "12 score" (its second half and the next word) led before
     passages = [_passage("South Africa beat New Zealand in the Rugby World Cup final, and by "
@@ -171,6 +184,9 @@ def test_candidates_are_typed_values():
     assert numbers("Top apps: Disney+ Goodnotes 6 TikTok Amazon Prime Video") == []
     assert numbers("The clocks go back on Sunday 29 October.") == []
     assert numbers("In 2023, 14 TikTok creators sued.") == [("14", None)]
+    # ... but one with a unit counts, and a plural of capitals is a unit
+    assert numbers("He played for the Socceroos 56 times.") == [("56", "times")]
+    assert numbers("It detects five STIs at once.") == [("five", "stis")]
     assert numbers("The glasses cost $ 299.") == [("$299", None)]  # as "$299" is written
     # a sum of money or a share carries its unit: "$1.7 billion back" led
     assert numbers("Amazon offered $1.7 billion back then, 29% lower.") == \
