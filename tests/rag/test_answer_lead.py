@@ -67,14 +67,17 @@ def test_a_country_abbreviation_leads_only_where_a_place_is_asked(embedder):
     assert asked.place and not read_question("Which app was downloaded most?", ()).place
 
 
+def _answer_from(embedder, text, question):
+    """The extractive answer to `question` from one passage of a "Sports Daily" article."""
+    return ExtractiveAnswerer(embedder).run(Query(question), [_passage(text, "Sports Daily")])
+
+
 def test_a_count_is_not_answered_by_a_duration_a_share_or_a_sum(embedder):
     # "How many times did Graham Arnold play for the Socceroos?" led with "30 years": with
     # no count in the best sentences, a "how many" question is not found
-    passages = [_passage("Arnold played for his country over 12 years, and 93% of its fans "
-                         "still praise the times he played; a $2 million statue honours him.",
-                         "Sports Daily")]
-    question = "How many times did Arnold play for his country?"
-    answer = ExtractiveAnswerer(embedder).run(Query(question), passages)
+    answer = _answer_from(embedder, "Arnold played for his country over 12 years, and 93% of "
+                          "its fans still praise the times he played; a $2 million statue "
+                          "honours him.", "How many times did Arnold play for his country?")
     assert answer.abstained and answer.text.startswith(NOT_FOUND), answer.text
     assert read_question("How many battery-swapping stations are there?", ()).unit == \
         "stations"
@@ -92,11 +95,9 @@ def test_a_score_question_leads_with_the_score(embedder):
 
 def test_a_plan_called_off_answers_no(embedder):
     # "cancelled" undoes the plan the question asks about: "Yes" before it counted as a denial
-    passages = [_passage("The club had planned a two-match tour of China in November, but the "
-                         "tour has now been cancelled, the trip proving too hard to arrange.",
-                         "Sports Daily")]
-    question = "Is the club still going on its tour of China?"
-    answer = ExtractiveAnswerer(embedder).run(Query(question), passages)
+    answer = _answer_from(embedder, "The club had planned a two-match tour of China in "
+                          "November, but the tour has now been cancelled, the trip proving "
+                          "too hard to arrange.", "Is the club still going on its tour of China?")
     assert answer.text.splitlines()[0] == "No [1].", answer.text
 
 
